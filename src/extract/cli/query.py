@@ -1,0 +1,118 @@
+"""`extract runs`, `extract claims`, `extract show`: reading the database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from extract.cli.common import db_option, handle_errors, json_option, print_json
+from extract.errors import NotFound
+from extract.pipeline import database_path
+from extract.store import open_database
+from extract.store.claims import ClaimFilter, get_claim, query_claims
+from extract.store.observations import observations_of_claim
+from extract.store.runs import list_runs
+
+
+def _cut(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@click.command()
+@db_option
+@json_option
+@handle_errors
+def runs(db: Path | None, as_json: bool) -> None:
+    """List runs with their status, model, prompt hashes and counts.
+
+    \b
+    Examples:
+      extract runs
+      extract runs --json | jq '.[-1].counts'
+    """
+    with open_database(database_path(None, db), read_only=True) as database:
+        rows = list_runs(database)
+    if as_json:
+        print_json(rows)
+        return
+    for r in rows:
+        c = r["counts"] or {}
+        prompts = ", ".join(f"{k}@{v[:8]}" for k, v in (r["prompts"] or {}).items())
+        click.echo(
+            f"{r['run_id']}  {r['status']:<17} {r['started_at']}  model={r['model']}  prompts={prompts}\n"
+            f"    docs {c.get('documents', 0)} records {c.get('records', 0)} chunks {c.get('chunks', 0)}"
+            f" calls {c.get('calls', 0)} cached {c.get('cached', 0)} re-asked {c.get('reasks', 0)}"
+            f" failed {c.get('failed', 0)} observations {c.get('observations', 0)} rejects {c.get('rejects', 0)}"
+            f" tokens {c.get('prompt_tokens', 0) + c.get('completion_tokens', 0)}"
+            + (f"\n    error: {r['error']}" if r["error"] else "")
+        )
+    if not rows:
+        click.echo("no runs yet")
+
+
+@click.command()
+@click.option("--stance", type=click.Choice(["consensus", "contested"]))
+@click.option("--domain", help="Domain slug, e.g. training.")
+@click.option("--topic", help="Topic slug.")
+@click.option("--tag", help="Tag (case-insensitive).")
+@click.option("--search", help="Text the claim contains (case-insensitive).")
+@click.option("--limit", type=click.IntRange(min=1), help="At most N claims.")
+@db_option
+@json_option
+@handle_errors
+def claims(stance: str | None, domain: str | None, topic: str | None, tag: str | None, search: str | None,
+           limit: int | None, db: Path | None, as_json: bool) -> None:
+    """Query claims, most observed first.
+
+    \b
+    Examples:
+      extract claims --stance contested --domain training
+      extract claims --search "KV cache" --json
+    """
+    f = ClaimFilter(stance=stance, domain=domain, topic=topic, tag=tag, search=search, limit=limit)
+    with open_database(database_path(None, db), read_only=True) as database:
+        rows = query_claims(database, f)
+    if as_json:
+        print_json(rows)
+        return
+    for r in rows:
+        tags = ", ".join(r["tags"])
+        click.echo(f"{r['claim_id']}  {r['stance']:<9} [{r['domain']}]  {r['n_obs']} obs  {tags}\n"
+                   f"    {_cut(r['text'], 200)}")
+    click.echo(f"{len(rows)} claim(s)", err=True)
+
+
+@click.command()
+@click.argument("claim_id")
+@db_option
+@json_option
+@handle_errors
+def show(claim_id: str, db: Path | None, as_json: bool) -> None:
+    """One claim with all its observations and their full provenance.
+
+    \b
+    Example:
+      extract show c-0123456789
+    """
+    with open_database(database_path(None, db), read_only=True) as database:
+        claim = get_claim(database, claim_id)
+        if claim is None:
+            raise NotFound(f"no claim {claim_id} (list them with `extract claims`)")
+        observations = observations_of_claim(database, claim_id)
+    if as_json:
+        print_json({**claim, "observations": observations})
+        return
+    click.echo(f"{claim['claim_id']}  {claim['stance']}  [{claim['domain']}]  {claim['n_obs']} observation(s)")
+    click.echo(f"  {claim['text']}")
+    click.echo(f"  tags: {', '.join(claim['tags'])}")
+    click.echo(f"  citations: {', '.join(claim['citations']) or '-'}")
+    for i, o in enumerate(observations, 1):
+        click.echo(f"\n  [{i}] {o['job']} by {o['model']} in {o['run_id']} at {o['created_at']:%Y-%m-%d %H:%M}")
+        click.echo(f"      quote ({o['alignment']}): {_cut(o['quote'], 300)}")
+        click.echo(f"      source: {o['source']} chars {o['char_start']}-{o['char_end']}"
+                   f" (doc {str(o['doc_sha256'])[:12]}, record {o['record_id']}, chunk {o['chunk_id']})")
+        click.echo(f"      prompt: {o['prompt_name']}@{str(o['prompt_hash'])[:12]}  request: {o['request_hash']}")
+        if o["flags"]:
+            click.echo(f"      flags: {', '.join(o['flags'])}")

@@ -1,0 +1,110 @@
+"""`extract run`: run the pipeline stages with a progress bar and a summary."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from extract.cli.common import db_option, fail, handle_errors, json_option, print_json
+from extract.config import load_pipeline
+from extract.pipeline import RunOptions, RunSummary, run_pipeline
+
+
+class BarProgress:
+    """Progress on stderr: a bar with calls, cache hits, re-asks, rejects and tokens."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.console = Console(stderr=True)
+        self.quiet = quiet
+        self.bar: Progress | None = None
+        self.task: int | None = None
+
+    def notice(self, message: str) -> None:
+        if not self.quiet or message.startswith("warning"):
+            self.console.print(message, markup=False, highlight=False)
+
+    def start(self, total: int) -> None:
+        if self.quiet:
+            return
+        self.bar = Progress(
+            TextColumn("extract"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(), console=self.console, transient=False,
+        )
+        self.task = self.bar.add_task("chunks", total=total, info="")
+        self.bar.start()
+
+    def advance(self, stats: dict[str, int]) -> None:
+        if self.bar is None or self.task is None:
+            return
+        info = (f"calls {stats['calls']} cached {stats['cached']} re-asked {stats['reasks']}"
+                f" rejects {stats['rejects']} tokens {stats['prompt_tokens'] + stats['completion_tokens']}")
+        self.bar.update(self.task, advance=1, info=info)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _print_summary(s: RunSummary) -> None:
+    lines = [
+        f"run {s.run_id}: {s.status} (model {s.model}, database {s.db})",
+        f"  documents {s.documents}  records {s.records}  chunks {s.chunks}",
+        f"  calls {s.calls}  cached {s.cached}  re-asked {s.reasks}  failed {s.failed}",
+        f"  observations {s.observations} (new)  claims {s.claims} (touched)  rejects {s.rejects}",
+        f"  tokens {s.prompt_tokens + s.completion_tokens} (prompt {s.prompt_tokens},"
+        f" completion {s.completion_tokens})",
+    ]
+    if s.skipped:
+        lines.append(f"  skipped {len(s.skipped)} file(s): " + ", ".join(f"{x['path']} ({x['kind']})" for x in s.skipped))
+    if s.rejects:
+        lines.append("  see them with: extract export rejects --format jsonl")
+    click.echo("\n".join(lines))
+
+
+@click.command()
+@click.argument("pipeline_file", metavar="PIPELINE.toml", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--input", "inputs", multiple=True, type=click.Path(path_type=Path),
+              help="Input file, directory or glob (repeatable); replaces the pipeline's inputs.")
+@click.option("--model", help="Model name, e.g. gpt-4o-mini, or 'heuristic' for the offline baseline.")
+@click.option("--limit", type=click.IntRange(min=1), help="Extract at most N chunks (for a quick try).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or notices (warnings still show).")
+@db_option
+@json_option
+@handle_errors
+def run(pipeline_file: Path, inputs: tuple[Path, ...], model: str | None, limit: int | None, quiet: bool,
+        db: Path | None, as_json: bool) -> None:
+    """Run the pipeline: ingest, chunk, extract, validate and merge.
+
+    Re-running unchanged inputs makes no model calls. The model comes from
+    --model, else EXTRACT_MODEL, else the pipeline file. Exit code 1 means the
+    run finished with rejects, failures or skipped files (counted above).
+
+    \b
+    Examples:
+      extract run pipelines/demo.toml
+      extract run pipelines/papers.toml --input dumps/ --model heuristic
+      OPENAI_BASE_URL=http://localhost:8000/v1 extract run pipelines/papers.toml \\
+          --input reading_list.txt --model Qwen/Qwen2.5-7B-Instruct
+    """
+    import os
+
+    pipeline = load_pipeline(pipeline_file)
+    chosen = model or os.environ.get("EXTRACT_MODEL") or None
+    progress = BarProgress(quiet=quiet or as_json)
+    try:
+        summary = run_pipeline(pipeline, RunOptions(inputs=list(inputs), model=chosen, limit=limit, db=db), progress)
+    except KeyboardInterrupt:
+        progress.stop()
+        fail("interrupted; what was answered is stored: run the same command again to resume", 130)
+        return
+    finally:
+        progress.stop()
+    if as_json:
+        print_json(summary.as_dict())
+    else:
+        _print_summary(summary)
+    sys.exit(summary.exit_code)

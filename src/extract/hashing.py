@@ -1,0 +1,48 @@
+"""Content hashes and ids: every id in the database is derived here.
+
+The rule: an id is a prefix plus the first hex digits of the SHA-256 of the
+canonical JSON (sorted keys, no whitespace, UTF-8, no ASCII escaping) of what
+identifies the thing. Claim ids are `c-` + 10 hex digits of the claim's
+normalised text (see `claim_id`), so an id can be recomputed and verified
+from the text alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from typing import Any
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted keys, compact separators, raw UTF-8: stable across runs and machines."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def sha256_json(value: Any) -> str:
+    return sha256_text(canonical_json(value))
+
+
+def short_id(prefix: str, value: Any, digits: int = 12) -> str:
+    return prefix + sha256_json(value)[:digits]
+
+
+_SPACE = re.compile(r"\s+")
+_EDGE_PUNCT = " \t\n.,;:!?。！？，；：、\"'“”‘’()（）[]【】"
+
+
+def normalise_claim_text(text: str) -> str:
+    """NFKC, casefolded, whitespace collapsed, edge punctuation stripped."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return _SPACE.sub(" ", folded).strip(_EDGE_PUNCT)
+
+
+def claim_id(text: str) -> str:
+    """`c-` + the first 10 hex digits of sha256(normalise_claim_text(text))."""
+    return "c-" + sha256_text(normalise_claim_text(text))[:10]

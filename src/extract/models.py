@@ -1,0 +1,157 @@
+"""Domain data shared by the stages and the store: documents, records, chunks,
+model requests and replies, observations, rejects.
+
+Model-facing schemas (what a model must answer) live in `extract.schemas`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from extract.hashing import sha256_json
+
+
+@dataclass(frozen=True)
+class Document:
+    """One input file, decoded and normalised; `text` is what every offset indexes."""
+
+    sha256: str  # of the normalised text (UTF-8)
+    path: str
+    raw_sha256: str  # of the file's bytes
+    encoding: str
+    fmt: str  # md | txt | html | jsonl
+    text: str
+
+
+@dataclass(frozen=True)
+class RecordSpan:
+    """One paper or item inside a document, as the splitter found it."""
+
+    char_start: int
+    char_end: int
+    title: str
+
+
+@dataclass(frozen=True)
+class Record:
+    """A record with its metadata; offsets index `Document.text`."""
+
+    record_id: str
+    doc_sha256: str
+    idx: int
+    title: str
+    arxiv_ids: tuple[str, ...]
+    urls: tuple[str, ...]
+    citation_key: str
+    char_start: int
+    char_end: int
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A token-bounded piece of one record; offsets index `Document.text`."""
+
+    chunk_id: str
+    doc_sha256: str
+    record_id: str
+    idx: int
+    char_start: int
+    char_end: int
+    n_tokens: int
+    text: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """One chat request exactly as sent; its hash is the response-cache key."""
+
+    job: str
+    model: str
+    prompt_name: str
+    prompt_hash: str
+    messages: tuple[dict[str, str], ...]
+    response_format: dict[str, Any] | None
+    params: dict[str, Any]
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.model, "messages": list(self.messages), **self.params}
+        if self.response_format is not None:
+            body["response_format"] = self.response_format
+        return body
+
+    def request_hash(self) -> str:
+        return sha256_json({"prompt_hash": self.prompt_hash, "body": self.body()})
+
+
+@dataclass(frozen=True)
+class ModelReply:
+    """What came back, before any parsing; `raw_json` is the endpoint's whole answer."""
+
+    raw_text: str
+    endpoint_model: str
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_ms: int
+    raw_json: str | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    raw: str
+    kind: str  # arxiv | key | url | unknown
+    value: str
+    record_id: str | None
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One claim as one model (or import) stated it once, with full provenance."""
+
+    obs_id: str
+    claim_id: str
+    run_id: str
+    job: str
+    text: str
+    stance: str
+    domain: str | None
+    tags: tuple[str, ...]
+    topic: str | None
+    citations: tuple[Citation, ...]
+    quote: str
+    alignment: str
+    flags: tuple[str, ...]
+    model: str
+    created_at: datetime
+    field_path: str | None = None
+    camp: str | None = None
+    lang: str | None = None
+    prompt_name: str | None = None
+    prompt_hash: str | None = None
+    pipeline_hash: str | None = None
+    request_hash: str | None = None
+    doc_sha256: str | None = None
+    source: str | None = None
+    record_id: str | None = None
+    chunk_id: str | None = None
+    char_start: int | None = None
+    char_end: int | None = None
+
+
+@dataclass(frozen=True)
+class Reject:
+    """Something a model answered that was not kept, with why and the raw output."""
+
+    reject_id: str
+    run_id: str
+    job: str
+    reason: str
+    detail: str
+    raw_output: str
+    created_at: datetime
+    item_json: str | None = None
+    request_hash: str | None = None
+    chunk_id: str | None = None
+    doc_sha256: str | None = None

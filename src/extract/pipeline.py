@@ -1,0 +1,259 @@
+"""Running a pipeline: ingest, chunk, extract, validate, merge, with one run row.
+
+This is the one place that knows the order of the stages. The CLI calls
+`run_pipeline`; progress and notices go through a `Progress` the caller gives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from extract.config import HEURISTIC, Pipeline
+from extract.errors import ConfigError, InputError, SkippedInput, TerminalModelError
+from extract.models import Chunk, Document, Record
+from extract.prompting import load_prompt
+from extract.providers import Provider
+from extract.providers.heuristic import Heuristic
+from extract.providers.openai_chat import OpenAIChat
+from extract.stages.chunk import OFFLINE_ENCODING, chunk_record, load_tokenizer
+from extract.stages.extract import ExtractJob
+from extract.stages.ingest import ingest_file
+from extract.store import Database, open_database
+from extract.store.claims import refresh_claims
+from extract.store.documents import citation_keys, record_lookup, save_chunks, save_document, save_records
+from extract.store.runs import finish_run, mark_interrupted, new_run_id, start_run
+
+SUPPORTED = (".md", ".markdown", ".txt", ".html", ".htm", ".jsonl")
+DEFAULT_DB = Path("claims.duckdb")
+
+
+class Progress(Protocol):
+    def notice(self, message: str) -> None: ...
+
+    def start(self, total: int) -> None: ...
+
+    def advance(self, stats: dict[str, int]) -> None: ...
+
+
+class SilentProgress:
+    def notice(self, message: str) -> None:
+        return None
+
+    def start(self, total: int) -> None:
+        return None
+
+    def advance(self, stats: dict[str, int]) -> None:
+        return None
+
+
+@dataclass
+class RunOptions:
+    inputs: list[Path] = field(default_factory=list)
+    model: str | None = None
+    limit: int | None = None
+    db: Path | None = None
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    status: str
+    model: str
+    db: str
+    documents: int = 0
+    records: int = 0
+    chunks: int = 0
+    calls: int = 0
+    cached: int = 0
+    reasks: int = 0
+    failed: int = 0
+    observations: int = 0
+    claims: int = 0
+    rejects: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if (self.rejects or self.failed or self.skipped) else 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "exit_code": self.exit_code}
+
+
+def database_path(pipeline: Pipeline | None, override: Path | None) -> Path:
+    if override is not None:
+        return override
+    if pipeline is not None and pipeline.db is not None:
+        return pipeline.db
+    return DEFAULT_DB
+
+
+def expand_inputs(paths: list[Path]) -> list[Path]:
+    """Files, directories (recursively, supported types only) and glob patterns."""
+    found: list[Path] = []
+    for p in paths:
+        if any(ch in str(p) for ch in "*?["):
+            anchor = Path(p.anchor) if p.is_absolute() else Path()
+            pattern = str(p.relative_to(anchor)) if p.is_absolute() else str(p)
+            matches = sorted(q for q in anchor.glob(pattern) if q.is_file())
+            if not matches:
+                raise InputError(f"no input matches {p}")
+            found.extend(matches)
+        elif p.is_dir():
+            found.extend(
+                sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in SUPPORTED
+                       and not any(part.startswith(".") for part in q.relative_to(p).parts))
+            )
+        elif p.is_file():
+            found.append(p)
+        else:
+            raise InputError(f"input not found: {p}")
+    unique = list(dict.fromkeys(found))
+    if not unique:
+        raise InputError("no input files: pass --input PATH or set inputs in the pipeline")
+    return unique
+
+
+def _make_provider(pipeline: Pipeline, model: str) -> Provider:
+    if model == HEURISTIC:
+        return Heuristic(pipeline.domains, pipeline.topics, pipeline.extract.max_claims_per_chunk)
+    return OpenAIChat(pipeline.model)
+
+
+@contextlib.contextmanager
+def _run_row(db: Database, summary: RunSummary, pipeline: Pipeline, prompts: dict[str, str]) -> Iterator[None]:
+    start_run(
+        db,
+        summary.run_id,
+        command="run",
+        pipeline={
+            "name": pipeline.name,
+            "path": str(pipeline.path) if pipeline.path else None,
+            "hash": pipeline.config_hash(),
+            "config": pipeline.model_dump(mode="json"),
+            "model": summary.model,
+            "prompts": prompts,
+        },
+    )
+    try:
+        yield
+    except TerminalModelError as exc:
+        summary.status = "failed"
+        finish_run(db, summary.run_id, status="failed", counts=summary.as_dict(), skipped=summary.skipped,
+                   error=str(exc))
+        raise
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        summary.status = "interrupted"
+        finish_run(db, summary.run_id, status="interrupted", counts=summary.as_dict(), skipped=summary.skipped)
+        raise
+    summary.status = "done_with_rejects" if summary.exit_code else "done"
+    finish_run(db, summary.run_id, status=summary.status, counts=summary.as_dict(), skipped=summary.skipped)
+
+
+def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | None = None) -> RunSummary:
+    """Run every stage over the inputs; the run row records the outcome whatever happens."""
+    progress = progress or SilentProgress()
+    model = options.model or pipeline.model.name
+    files = expand_inputs(options.inputs or pipeline.inputs)
+    prompt = load_prompt(pipeline.prompts, "ref_triage")
+    provider = _make_provider(pipeline, model)
+    configured = pipeline.chunking.encoding or (OFFLINE_ENCODING if model == HEURISTIC else None)
+    tokenizer, notice = load_tokenizer(model, configured)
+    if notice:
+        progress.notice(notice)
+    db_path = database_path(pipeline, options.db)
+    with open_database(db_path) as db:
+        stale = mark_interrupted(db)
+        if stale:
+            progress.notice(f"{stale} earlier run(s) left unfinished are marked interrupted")
+        summary = RunSummary(run_id=new_run_id(), status="running", model=model, db=str(db_path))
+        with _run_row(db, summary, pipeline, {prompt.name: prompt.content_hash}):
+            work = _ingest_and_chunk(db, pipeline, files, summary, tokenizer, progress)
+            if options.limit is not None:
+                work = work[: options.limit]
+            keys, arxiv = record_lookup(db)
+            job = ExtractJob(db=db, run_id=summary.run_id, pipeline=pipeline, provider=provider, model=model,
+                             prompt=prompt, citation_keys=keys, arxiv_records=arxiv)
+            progress.start(len(work))
+            asyncio.run(_extract_all(job, work, pipeline.model.concurrency, progress, summary))
+            summary.claims = refresh_claims(db, job.stats.claim_ids)
+    return summary
+
+
+def _ingest_and_chunk(
+    db: Database, pipeline: Pipeline, files: list[Path], summary: RunSummary, tokenizer: Any, progress: Progress,
+) -> list[tuple[Chunk, Record, Document]]:
+    existing = citation_keys(db)
+    taken = set(existing.values())
+    work: list[tuple[Chunk, Record, Document]] = []
+    for path in files:
+        try:
+            ingested = ingest_file(
+                path,
+                jsonl_text_field=pipeline.ingest.jsonl_text_field,
+                jsonl_title_field=pipeline.ingest.jsonl_title_field,
+                existing_keys=existing,
+                taken_keys=taken,
+            )
+        except SkippedInput as exc:
+            progress.notice(f"warning: {exc}")
+            summary.skipped.append({"path": exc.path, "kind": exc.kind, "detail": exc.detail})
+            continue
+        for warning in getattr(ingested, "warnings", []):
+            progress.notice(f"warning: {path}: {warning}")
+        doc = ingested.document
+        save_document(db, doc, summary.run_id)
+        save_records(db, ingested.records)
+        summary.documents += 1
+        summary.records += len(ingested.records)
+        next_idx = 0
+        for record in ingested.records:
+            chunks = chunk_record(doc.text, record, tokenizer, pipeline.chunking.max_tokens,
+                                  pipeline.chunking.overlap_tokens, next_idx)
+            next_idx += len(chunks)
+            save_chunks(db, chunks, tokenizer.name)
+            work.extend((c, record, doc) for c in chunks)
+    summary.chunks = len(work)
+    return work
+
+
+async def _extract_all(
+    job: ExtractJob, work: list[tuple[Chunk, Record, Document]], concurrency: int, progress: Progress,
+    summary: RunSummary,
+) -> None:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(item: tuple[Chunk, Record, Document]) -> None:
+        async with gate:
+            await job.run_chunk(*item)
+            progress.advance(_stats(job))
+
+    try:
+        tasks = [asyncio.create_task(one(item)) for item in work]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+    finally:
+        await job.provider.close()
+        for key, value in _stats(job).items():
+            setattr(summary, key, value)
+
+
+def _stats(job: ExtractJob) -> dict[str, int]:
+    s = job.stats
+    return {
+        "calls": s.calls, "cached": s.cached, "reasks": s.reasks, "failed": s.failed,
+        "observations": s.observations, "rejects": s.rejects, "prompt_tokens": s.prompt_tokens,
+        "completion_tokens": s.completion_tokens,
+    }

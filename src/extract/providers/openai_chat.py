@@ -1,0 +1,78 @@
+"""Chat completions through the real `openai` SDK against any compatible endpoint.
+
+Transport faults (429, 5xx, timeouts, dropped connections) become
+`TransientModelError`; errors retrying cannot fix (401, 403, 400, 404, 422)
+become `TerminalModelError`. The SDK's own backoff (which honours Retry-After)
+handles transient retries. The API key is read from the environment and is
+never logged, stored or echoed in an error.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import openai
+
+from extract.config import ModelSettings
+from extract.errors import ConfigError, TerminalModelError, TransientModelError
+from extract.models import ModelReply, ModelRequest
+
+
+def _one_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
+
+
+class OpenAIChat:
+    def __init__(self, settings: ModelSettings) -> None:
+        base_url = settings.base_url or os.environ.get("OPENAI_BASE_URL")
+        api_key = os.environ.get(settings.api_key_env)
+        if not api_key:
+            if base_url is None:
+                raise ConfigError(
+                    f"no API key: set {settings.api_key_env} (and OPENAI_BASE_URL for a non-OpenAI endpoint),"
+                    " or use --model heuristic"
+                )
+            # Local servers (vLLM, Ollama, llama.cpp) accept any key; the SDK insists on one.
+            api_key = "no-key"
+        self._client = openai.AsyncOpenAI(
+            api_key=api_key, base_url=base_url, timeout=settings.timeout, max_retries=settings.max_retries
+        )
+        self.base_url = str(self._client.base_url)
+
+    async def complete(self, request: ModelRequest) -> ModelReply:
+        started = time.monotonic()
+        kwargs = dict(request.params)
+        if request.response_format is not None:
+            kwargs["response_format"] = request.response_format
+        try:
+            completion = await self._client.chat.completions.create(
+                model=request.model,
+                messages=list(request.messages),  # type: ignore[arg-type]
+                **kwargs,
+            )
+        except (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
+                openai.APIConnectionError) as exc:
+            raise TransientModelError(f"{type(exc).__name__} from {self.base_url}: {_one_line(exc)}") from exc
+        except openai.APIStatusError as exc:
+            if exc.status_code >= 500 or exc.status_code in (408, 409, 429):
+                raise TransientModelError(f"HTTP {exc.status_code} from {self.base_url}: {_one_line(exc)}") from exc
+            raise TerminalModelError(f"HTTP {exc.status_code} from {self.base_url}: {_one_line(exc)}") from exc
+        except openai.APIResponseValidationError as exc:
+            raise TransientModelError(f"malformed answer from {self.base_url}: {_one_line(exc)}") from exc
+        latency_ms = int((time.monotonic() - started) * 1000)
+        choice = completion.choices[0] if completion.choices else None
+        usage = completion.usage
+        return ModelReply(
+            raw_text=(choice.message.content or "") if choice else "",
+            endpoint_model=completion.model or request.model,
+            finish_reason=(choice.finish_reason or "") if choice else "no_choices",
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+            latency_ms=latency_ms,
+            raw_json=completion.model_dump_json(),
+        )
+
+    async def close(self) -> None:
+        await self._client.close()

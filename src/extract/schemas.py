@@ -1,0 +1,58 @@
+"""What a model must answer, as pydantic models, and the JSON schema sent to it.
+
+The schema sent in `response_format` is derived from these models; enums for
+domain and topic are added from the pipeline so a structured-output endpoint can
+only choose declared values. Validation itself stays lenient on those two fields
+so an unknown value becomes a per-claim reject with its reason, not a lost answer.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Stance = Literal["consensus", "contested"]
+
+
+class TriageClaim(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, description="The claim, one sentence, in the configured claim language.")
+    stance: Stance = Field(description="consensus: stated as settled; contested: disputed or challenged.")
+    domain: str = Field(description="One domain slug from the taxonomy.")
+    tags: list[str] = Field(min_length=1, max_length=6, description="1 to 6 short topical tags.")
+    topic: str | None = Field(description="A declared topic slug, or null.")
+    citations: list[str] = Field(description="arXiv ids, citation keys or URLs the claim rests on.")
+    quote: str = Field(min_length=1, description="Evidence copied verbatim from the data.")
+
+
+class TriageAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    claims: list[TriageClaim]
+
+
+def _strict(node: Any) -> Any:
+    """OpenAI strict mode: every object closed and every property required."""
+    if isinstance(node, dict):
+        out = {k: _strict(v) for k, v in node.items() if k not in ("title", "default")}
+        if out.get("type") == "object" and "properties" in out:
+            out["additionalProperties"] = False
+            out["required"] = list(out["properties"])
+        return out
+    if isinstance(node, list):
+        return [_strict(v) for v in node]
+    return node
+
+
+def triage_schema(domains: list[str], topics: list[str]) -> dict[str, Any]:
+    """The strict JSON schema for the `ref_triage` answer of this pipeline."""
+    schema = _strict(copy.deepcopy(TriageAnswer.model_json_schema()))
+    claim = schema["$defs"]["TriageClaim"]["properties"]
+    claim["domain"]["enum"] = list(domains)
+    if topics:
+        claim["topic"] = {
+            "anyOf": [{"type": "string", "enum": list(topics)}, {"type": "null"}],
+            "description": claim["topic"].get("description", ""),
+        }
+    return schema

@@ -1,0 +1,238 @@
+"""The extract stage (`ref_triage` job): one chunk in, observations and rejects out.
+
+Per chunk: render the prompt, look the request up in the response cache, call
+the model only on a miss, store the raw answer before parsing it, and re-ask
+with the error text (bounded) when the answer does not parse. Re-asks are
+requests of their own, cached the same way, so a re-run replays the whole
+exchange without a call. A truncated answer is never re-asked as if invalid.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from extract.config import HEURISTIC, Pipeline
+from extract.errors import TransientModelError
+from extract.hashing import canonical_json, claim_id, short_id
+from extract.models import Chunk, Citation, Document, ModelReply, ModelRequest, Observation, Record, Reject
+from extract.prompting import PromptTemplate, data_boundary
+from extract.providers import Provider
+from extract.schemas import TriageAnswer, triage_schema
+from extract.stages.validate import AnswerError, align_quote, claim_problem, parse_triage, resolve_citation
+from extract.store import Database
+from extract.store.db import now
+from extract.store.observations import save_observations
+from extract.store.rejects import save_rejects
+from extract.store.responses import cached_reply, save_reply
+
+JOB = "ref_triage"
+
+
+@dataclass
+class ExtractStats:
+    chunks: int = 0
+    calls: int = 0
+    cached: int = 0
+    reasks: int = 0
+    failed: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    observations: int = 0
+    rejects: int = 0
+    claim_ids: set[str] = field(default_factory=set)
+
+
+@dataclass
+class ExtractJob:
+    """Everything the stage needs that does not change from chunk to chunk."""
+
+    db: Database
+    run_id: str
+    pipeline: Pipeline
+    provider: Provider
+    model: str
+    prompt: PromptTemplate
+    citation_keys: dict[str, str]
+    arxiv_records: dict[str, str]
+    stats: ExtractStats = field(default_factory=ExtractStats)
+
+    def __post_init__(self) -> None:
+        self.schema = triage_schema(self.pipeline.domain_slugs(), self.pipeline.topic_slugs())
+        fmt = self.pipeline.model.response_format
+        if self.model == HEURISTIC:
+            self.response_format: dict[str, Any] | None = None
+        elif fmt == "json_schema":
+            self.response_format = {
+                "type": "json_schema",
+                "json_schema": {"name": JOB, "strict": True, "schema": self.schema},
+            }
+        else:
+            self.response_format = {"type": "json_object"}
+        self.params: dict[str, Any] = (
+            {}
+            if self.model == HEURISTIC
+            else {
+                "temperature": self.pipeline.model.temperature,
+                "max_completion_tokens": self.pipeline.model.max_completion_tokens,
+            }
+        )
+
+    def messages(self, chunk: Chunk, record: Record) -> list[dict[str, str]]:
+        topics = ", ".join(self.pipeline.topic_slugs()) or "(none declared: always null)"
+        domains = ", ".join(self.pipeline.domain_slugs())
+        messages = self.prompt.render(
+            boundary=data_boundary(chunk.text),
+            claim_language=self.pipeline.extract.claim_language,
+            domains=domains,
+            topics=topics,
+            max_claims=str(self.pipeline.extract.max_claims_per_chunk),
+            records=f"- {record.citation_key} | {', '.join(record.arxiv_ids) or '-'} | {record.title[:200]}",
+            chunk=chunk.text,
+        )
+        if self.response_format is not None and self.response_format["type"] != "json_schema":
+            # Without structured output the schema must travel in the instructions.
+            messages[0]["content"] += "\n\nThe JSON schema of the answer:\n" + json.dumps(self.schema)
+        return messages
+
+    def request(self, messages: list[dict[str, str]]) -> ModelRequest:
+        return ModelRequest(
+            job=JOB,
+            model=self.model,
+            prompt_name=self.prompt.name,
+            prompt_hash=self.prompt.content_hash,
+            messages=tuple(messages),
+            response_format=self.response_format,
+            params=self.params,
+        )
+
+    async def reply(self, request: ModelRequest, chunk: Chunk, attempt: int) -> ModelReply:
+        """From the cache, or from the model and then straight into the database."""
+        cached = cached_reply(self.db, request.request_hash())
+        if cached is not None:
+            self.stats.cached += 1
+            return cached
+        reply = await self.provider.complete(request)
+        save_reply(self.db, request, reply, run_id=self.run_id, chunk_id=chunk.chunk_id, attempt=attempt)
+        self.stats.calls += 1
+        self.stats.prompt_tokens += reply.prompt_tokens
+        self.stats.completion_tokens += reply.completion_tokens
+        return reply
+
+    async def run_chunk(self, chunk: Chunk, record: Record, doc: Document) -> None:
+        self.stats.chunks += 1
+        messages = self.messages(chunk, record)
+        max_reasks = self.pipeline.model.max_reasks
+        for attempt in range(max_reasks + 1):
+            request = self.request(messages)
+            try:
+                reply = await self.reply(request, chunk, attempt)
+            except TransientModelError as exc:
+                self.stats.failed += 1
+                self._reject(chunk, "call_failed", str(exc), "", None, key=[self.run_id, chunk.chunk_id])
+                return
+            request_hash = request.request_hash()
+            if reply.finish_reason == "length":
+                self._reject(chunk, "truncated", "the answer hit the token limit", reply.raw_text, request_hash)
+                return
+            try:
+                answer = parse_triage(reply.raw_text)
+            except AnswerError as exc:
+                if attempt == max_reasks:
+                    self._reject(chunk, exc.reason, f"{exc.detail} (after {attempt} re-asks)", reply.raw_text,
+                                 request_hash)
+                    return
+                self.stats.reasks += 1
+                messages = [
+                    *messages,
+                    {"role": "assistant", "content": reply.raw_text},
+                    {"role": "user", "content": f"Your answer was rejected ({exc}). Answer again with only a JSON"
+                     " object that matches the schema; quotes must be copied verbatim from the data."},
+                ]
+                continue
+            self._keep(answer, reply, request, chunk, record, doc)
+            return
+
+    def _keep(
+        self, answer: TriageAnswer, reply: ModelReply, request: ModelRequest, chunk: Chunk, record: Record,
+        doc: Document,
+    ) -> None:
+        request_hash = request.request_hash()
+        observations: list[Observation] = []
+        domains = self.pipeline.domain_slugs()
+        topics = set(self.pipeline.topic_slugs())
+        created = now()
+        for i, claim in enumerate(answer.claims):
+            problem = claim_problem(claim, chunk.text, domains)
+            if problem is not None:
+                self._reject(chunk, problem[0], problem[1], reply.raw_text, request_hash,
+                             item=claim.model_dump(), key=[request_hash, i])
+                continue
+            alignment = align_quote(claim.quote, chunk.text)
+            assert alignment is not None  # claim_problem checked it
+            flags: list[str] = []
+            topic = claim.topic
+            if topic is not None and topic not in topics:
+                flags.append(f"unknown_topic:{topic}")
+                topic = None
+            citations = []
+            for raw in dict.fromkeys(claim.citations):
+                c = resolve_citation(raw, self.citation_keys, self.arxiv_records)
+                if c.kind == "unknown":
+                    flags.append(f"unknown_citation:{c.value}")
+                citations.append(Citation(c.raw, c.kind, c.value, c.record_id))
+            start = chunk.char_start + alignment.start
+            end = chunk.char_start + alignment.end
+            observations.append(
+                Observation(
+                    obs_id=short_id("o-", [request_hash, i, chunk.chunk_id]),
+                    claim_id=claim_id(claim.text),
+                    run_id=self.run_id,
+                    job=JOB,
+                    text=claim.text.strip(),
+                    stance=claim.stance,
+                    domain=claim.domain,
+                    tags=tuple(dict.fromkeys(t.strip() for t in claim.tags if t.strip())),
+                    topic=topic,
+                    citations=tuple(citations),
+                    quote=doc.text[start:end],
+                    alignment=alignment.status,
+                    flags=tuple(flags),
+                    model=reply.endpoint_model,
+                    created_at=created,
+                    lang=None if self.model == HEURISTIC else self.pipeline.extract.claim_language,
+                    prompt_name=self.prompt.name,
+                    prompt_hash=self.prompt.content_hash,
+                    pipeline_hash=self.pipeline.config_hash(),
+                    request_hash=request_hash,
+                    doc_sha256=doc.sha256,
+                    source=doc.path,
+                    record_id=record.record_id,
+                    chunk_id=chunk.chunk_id,
+                    char_start=start,
+                    char_end=end,
+                )
+            )
+        new = save_observations(self.db, observations)
+        self.stats.observations += len(new)
+        self.stats.claim_ids.update(o.claim_id for o in new)
+
+    def _reject(
+        self, chunk: Chunk, reason: str, detail: str, raw: str, request_hash: str | None,
+        *, item: dict[str, Any] | None = None, key: list[Any] | None = None,
+    ) -> None:
+        reject = Reject(
+            reject_id=short_id("x-", key if key is not None else [request_hash, reason]),
+            run_id=self.run_id,
+            job=JOB,
+            reason=reason,
+            detail=detail,
+            raw_output=raw,
+            created_at=now(),
+            item_json=canonical_json(item) if item is not None else None,
+            request_hash=request_hash,
+            chunk_id=chunk.chunk_id,
+            doc_sha256=chunk.doc_sha256,
+        )
+        self.stats.rejects += save_rejects(self.db, [reject])

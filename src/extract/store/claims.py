@@ -1,0 +1,96 @@
+"""The `claims` table: canonical claims, each an aggregate of its observations.
+
+A claim's row is recomputed from its observations whenever one is added:
+text from the first observation, stance by majority (a tie is `contested`:
+someone disputes it), the most frequent domain, and the union of tags, topics
+and citations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from extract.store.db import Database
+
+CLAIM_COLUMNS = (
+    "claim_id", "text", "stance", "domain", "tags", "topics", "citations", "n_obs", "first_seen", "last_seen"
+)
+
+
+def refresh_claims(db: Database, claim_ids: Iterable[str]) -> int:
+    ids = sorted(set(claim_ids))
+    if not ids:
+        return 0
+    db.con.execute("CREATE OR REPLACE TEMP TABLE _touched (claim_id VARCHAR PRIMARY KEY)")
+    db.con.executemany("INSERT INTO _touched VALUES (?)", [[i] for i in ids])
+    db.con.execute(
+        """
+        INSERT OR REPLACE INTO claims
+        SELECT o.claim_id,
+               arg_min(o.text, o.created_at),
+               CASE WHEN count_if(o.stance = 'consensus') > count_if(o.stance = 'contested')
+                    THEN 'consensus' ELSE 'contested' END,
+               mode(o.domain),
+               list_distinct(flatten(list(o.tags))),
+               coalesce(list_sort(list_distinct(list(o.topic) FILTER (WHERE o.topic IS NOT NULL))), []),
+               list_sort(list_distinct(flatten(list(o.citations)))),
+               count(*),
+               min(o.created_at),
+               max(o.created_at)
+        FROM observations o JOIN _touched t USING (claim_id)
+        GROUP BY o.claim_id
+        """
+    )
+    return len(ids)
+
+
+@dataclass(frozen=True)
+class ClaimFilter:
+    stance: str | None = None
+    domain: str | None = None
+    topic: str | None = None
+    tag: str | None = None
+    search: str | None = None
+    limit: int | None = None
+
+
+def query_claims(db: Database, f: ClaimFilter) -> list[dict[str, Any]]:
+    where: list[str] = []
+    params: list[Any] = []
+    if f.stance:
+        where.append("stance = ?")
+        params.append(f.stance)
+    if f.domain:
+        where.append("domain = ?")
+        params.append(f.domain)
+    if f.topic:
+        where.append("list_contains(topics, ?)")
+        params.append(f.topic)
+    if f.tag:
+        where.append("list_contains(list_transform(tags, t -> lower(t)), lower(?))")
+        params.append(f.tag)
+    if f.search:
+        where.append("contains(lower(text), lower(?))")
+        params.append(f.search)
+    sql = f"SELECT {', '.join(CLAIM_COLUMNS)} FROM claims"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY n_obs DESC, first_seen, claim_id"
+    if f.limit is not None:
+        sql += " LIMIT ?"
+        params.append(f.limit)
+    cur = db.con.execute(sql, params)
+    return [dict(zip(CLAIM_COLUMNS, row, strict=True)) for row in cur.fetchall()]
+
+
+def get_claim(db: Database, claim_id: str) -> dict[str, Any] | None:
+    cur = db.con.execute(f"SELECT {', '.join(CLAIM_COLUMNS)} FROM claims WHERE claim_id = ?", [claim_id])
+    row = cur.fetchone()
+    return dict(zip(CLAIM_COLUMNS, row, strict=True)) if row else None
+
+
+def count_claims(db: Database) -> int:
+    row = db.con.execute("SELECT count(*) FROM claims").fetchone()
+    return int(row[0]) if row else 0

@@ -1,0 +1,52 @@
+"""The `documents`, `records` and `chunks` tables: what was read and how it was cut."""
+
+from __future__ import annotations
+
+from extract.models import Chunk, Document, Record
+from extract.store.db import Database
+
+
+def save_document(db: Database, doc: Document, run_id: str) -> None:
+    db.con.execute(
+        "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        [doc.sha256, doc.path, doc.raw_sha256, doc.encoding, doc.fmt, doc.text, run_id],
+    )
+
+
+def save_records(db: Database, records: list[Record]) -> None:
+    if not records:
+        return
+    db.con.executemany(
+        "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        [
+            [r.record_id, r.doc_sha256, r.idx, r.title, list(r.arxiv_ids), list(r.urls), r.citation_key,
+             r.char_start, r.char_end]
+            for r in records
+        ],
+    )
+
+
+def save_chunks(db: Database, chunks: list[Chunk], encoding: str) -> None:
+    if not chunks:
+        return
+    db.con.executemany(
+        "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        [[c.chunk_id, c.doc_sha256, c.record_id, c.idx, c.char_start, c.char_end, c.n_tokens, encoding]
+         for c in chunks],
+    )
+
+
+def citation_keys(db: Database) -> dict[str, str]:
+    """record_id -> citation key, for keys that must stay stable across runs."""
+    return dict(db.con.execute("SELECT record_id, citation_key FROM records").fetchall())
+
+
+def record_lookup(db: Database) -> tuple[dict[str, str], dict[str, str]]:
+    """(citation key -> record_id, arXiv id -> record_id) over every stored record."""
+    keys: dict[str, str] = {}
+    arxiv: dict[str, str] = {}
+    for record_id, key, ids in db.con.execute("SELECT record_id, citation_key, arxiv_ids FROM records").fetchall():
+        keys[key] = record_id
+        for arxiv_id in ids:
+            arxiv.setdefault(arxiv_id, record_id)
+    return keys, arxiv

@@ -1,0 +1,168 @@
+"""Named, append-only schema migrations; each runs in a transaction with its record row.
+
+Never edit or reorder an applied migration: add a new one at the end.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import duckdb
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "001_core_tables",
+        """
+        CREATE TABLE runs (
+            run_id VARCHAR PRIMARY KEY,
+            started_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP,
+            status VARCHAR NOT NULL,          -- running | done | done_with_rejects | failed | interrupted
+            command VARCHAR NOT NULL,
+            pipeline_name VARCHAR,
+            pipeline_path VARCHAR,
+            pipeline_hash VARCHAR,
+            pipeline_json VARCHAR,
+            model VARCHAR,
+            prompts VARCHAR,                  -- JSON: {prompt name: content hash}
+            counts VARCHAR,                   -- JSON: the run summary
+            skipped VARCHAR,                  -- JSON: [{path, kind, detail}]
+            error VARCHAR
+        );
+        CREATE TABLE documents (
+            sha256 VARCHAR PRIMARY KEY,       -- of the normalised text, UTF-8
+            path VARCHAR NOT NULL,
+            raw_sha256 VARCHAR NOT NULL,
+            encoding VARCHAR NOT NULL,
+            fmt VARCHAR NOT NULL,
+            text VARCHAR NOT NULL,            -- exactly what every offset indexes
+            first_run_id VARCHAR NOT NULL
+        );
+        CREATE TABLE records (
+            record_id VARCHAR PRIMARY KEY,
+            doc_sha256 VARCHAR NOT NULL,
+            idx INTEGER NOT NULL,
+            title VARCHAR NOT NULL,
+            arxiv_ids VARCHAR[] NOT NULL,
+            urls VARCHAR[] NOT NULL,
+            citation_key VARCHAR NOT NULL UNIQUE,
+            char_start INTEGER NOT NULL,
+            char_end INTEGER NOT NULL
+        );
+        CREATE TABLE chunks (
+            chunk_id VARCHAR PRIMARY KEY,
+            doc_sha256 VARCHAR NOT NULL,
+            record_id VARCHAR NOT NULL,
+            idx INTEGER NOT NULL,
+            char_start INTEGER NOT NULL,
+            char_end INTEGER NOT NULL,
+            n_tokens INTEGER NOT NULL,
+            encoding VARCHAR NOT NULL
+        );
+        CREATE TABLE responses (
+            request_hash VARCHAR PRIMARY KEY,
+            run_id VARCHAR NOT NULL,
+            job VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,           -- as requested
+            endpoint_model VARCHAR NOT NULL,  -- as the endpoint named it
+            prompt_name VARCHAR NOT NULL,
+            prompt_hash VARCHAR NOT NULL,
+            chunk_id VARCHAR,
+            attempt INTEGER NOT NULL,
+            request_json VARCHAR NOT NULL,
+            raw_text VARCHAR NOT NULL,
+            raw_json VARCHAR,
+            finish_reason VARCHAR,
+            prompt_tokens INTEGER NOT NULL,
+            completion_tokens INTEGER NOT NULL,
+            latency_ms INTEGER NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE observations (
+            obs_id VARCHAR PRIMARY KEY,
+            claim_id VARCHAR NOT NULL,
+            run_id VARCHAR NOT NULL,
+            job VARCHAR NOT NULL,
+            text VARCHAR NOT NULL,
+            stance VARCHAR NOT NULL,
+            domain VARCHAR,
+            tags VARCHAR[] NOT NULL,
+            topic VARCHAR,
+            field_path VARCHAR,
+            camp VARCHAR,
+            citations VARCHAR[] NOT NULL,
+            quote VARCHAR NOT NULL,
+            alignment VARCHAR NOT NULL,       -- exact | normalised | imported
+            flags VARCHAR[] NOT NULL,
+            lang VARCHAR,
+            model VARCHAR NOT NULL,           -- as the endpoint named it
+            prompt_name VARCHAR,
+            prompt_hash VARCHAR,
+            pipeline_hash VARCHAR,
+            request_hash VARCHAR,
+            doc_sha256 VARCHAR,
+            source VARCHAR,                   -- document path or URL
+            record_id VARCHAR,
+            chunk_id VARCHAR,
+            char_start INTEGER,
+            char_end INTEGER,
+            created_at TIMESTAMP NOT NULL
+        );
+        CREATE INDEX observations_claim ON observations (claim_id);
+        CREATE TABLE citations (
+            obs_id VARCHAR NOT NULL,
+            claim_id VARCHAR NOT NULL,
+            raw VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,            -- arxiv | key | url | unknown
+            value VARCHAR NOT NULL,
+            record_id VARCHAR,
+            PRIMARY KEY (obs_id, raw)
+        );
+        CREATE TABLE claims (
+            claim_id VARCHAR PRIMARY KEY,
+            text VARCHAR NOT NULL,
+            stance VARCHAR NOT NULL,
+            domain VARCHAR,
+            tags VARCHAR[] NOT NULL,
+            topics VARCHAR[] NOT NULL,
+            citations VARCHAR[] NOT NULL,
+            n_obs INTEGER NOT NULL,
+            first_seen TIMESTAMP NOT NULL,
+            last_seen TIMESTAMP NOT NULL
+        );
+        CREATE TABLE rejects (
+            reject_id VARCHAR PRIMARY KEY,
+            run_id VARCHAR NOT NULL,
+            job VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,
+            detail VARCHAR NOT NULL,
+            raw_output VARCHAR NOT NULL,
+            item_json VARCHAR,
+            request_hash VARCHAR,
+            chunk_id VARCHAR,
+            doc_sha256 VARCHAR,
+            created_at TIMESTAMP NOT NULL
+        );
+        """,
+    ),
+]
+
+
+def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply every migration not yet recorded; return the names applied now."""
+    con.execute("CREATE TABLE IF NOT EXISTS _migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP NOT NULL)")
+    done = {row[0] for row in con.execute("SELECT name FROM _migrations").fetchall()}
+    applied: list[str] = []
+    for name, sql in MIGRATIONS:
+        if name in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(sql)
+            con.execute("INSERT INTO _migrations VALUES (?, ?)", [name, datetime.now(UTC).replace(tzinfo=None)])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(name)
+    return applied
