@@ -18,3 +18,13 @@ def seeds_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"seed dumps not found at {path} (set EXTRACT_SEEDS)")
     return path
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test runs in its own directory (so ./claims.duckdb is private) with no
+    endpoint, key or model from the developer's environment."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID", "EXTRACT_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path

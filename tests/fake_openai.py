@@ -12,13 +12,19 @@ Tests point the *real* ``openai`` SDK at it (no monkeypatching)::
         assert server.count() == 1
         assert server.requests[0]["model"] == "gpt-4o-mini"
 
-Importing: ``tests/`` is not a package, so it must be on ``sys.path``.  The
-project's ``pyproject.toml`` is expected to carry::
+Importing: ``tests/`` is not a package, so it must be on ``sys.path``; this
+relies on ``pyproject.toml`` having::
 
     [tool.pytest.ini_options]
     pythonpath = ["tests"]
 
-(until then: ``PYTHONPATH=tests uv run pytest ...``).
+(outside pytest: ``PYTHONPATH=tests uv run python ...``).
+
+A responder is called with the same dict that is appended to
+``server.requests`` (so it also sees ``"_headers"``); it may return a
+``Reply``, a ``str`` (= ``Reply(content=...)``) or a ``dict`` (JSON-encoded
+into the content).  Batch lines go through the same responder/script, but
+their ``Reply.delay`` is ignored and ``drop`` makes the line a failed item.
 
 Endpoints (everything else is an OpenAI-style 404):
 

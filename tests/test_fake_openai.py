@@ -11,8 +11,9 @@ from typing import Any
 
 import openai
 import pytest
-from fake_openai import FakeOpenAI, Reply, response_format, system_text, user_text
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
+
+from fake_openai import FakeOpenAI, Reply, response_format, system_text, user_text
 
 MODEL = "gpt-4o-mini"
 MESSAGES: list[ChatCompletionMessageParam] = [
@@ -320,7 +321,6 @@ def _port_closed(port: int) -> bool:
 
 
 def test_many_servers_leak_no_threads_or_ports() -> None:
-    baseline = threading.active_count()
     ports = []
     # One HTTP pool for all clients (building a client's SSL context costs
     # ~40 ms); it keeps a keep-alive connection open to every server, which
@@ -334,9 +334,10 @@ def test_many_servers_leak_no_threads_or_ports() -> None:
             assert server.live_connections() == 1
     elapsed = time.monotonic() - started
     http.close()
-    assert threading.active_count() == baseline
+    leftover = [t.name for t in threading.enumerate() if t.name.startswith("fake-openai-")]
+    assert leftover == []
     assert all(_port_closed(p) for p in ports)
-    assert elapsed < 1.5
+    assert elapsed < 2.5  # ~0.35 s when idle
 
 
 def test_shutdown_is_quick_while_a_request_is_pending() -> None:
@@ -355,7 +356,7 @@ def test_shutdown_is_quick_while_a_request_is_pending() -> None:
         time.sleep(0.01)
     started = time.monotonic()
     server.close()
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 1.0  # ~0.01 s when idle
     t.join(2)
     assert not t.is_alive()
     assert isinstance(result[0], openai.APIConnectionError)

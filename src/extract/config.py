@@ -41,32 +41,63 @@ def _d(slug: str, description: str, keywords: str) -> Domain:
 
 
 DEFAULT_DOMAINS: tuple[Domain, ...] = (
-    _d("data", "datasets, curation, filtering, synthetic data, data mixtures",
-       "data|dataset|corpus|curat|filter|synthetic|mixture|数据|语料|合成|deduplicat"),
-    _d("scaling", "scaling laws, compute-optimal training, emergent behaviour",
-       "scaling law|scaling|compute-optimal|chinchilla|缩放|规模|扩展定律"),
-    _d("training", "optimisation, pre-training and post-training recipes, RL, fine-tuning",
-       "train|optimi|reinforcement|rlhf|rlvr|grpo|ppo|fine-tun|finetun|distill|learning rate|adam|"
-       "训练|优化|强化学习|微调|蒸馏|梯度"),
-    _d("arch", "model architecture: attention, MoE, state-space models, positional schemes",
-       "architecture|attention|transformer|mixture-of-experts|moe|expert|mamba|state space|layer|"
-       "架构|注意力|专家|层"),
-    _d("inference", "decoding, serving, speculative decoding, test-time compute, KV cache",
-       "inference|decoding|speculative|kv cache|kv-cache|serving|test-time|latency|throughput|"
-       "推理|解码|投机|缓存"),
-    _d("systems", "kernels, hardware, distributed training, communication, quantisation",
-       "gpu|tpu|kernel|cuda|distributed|parallel|communication|nccl|quantiz|fp8|fp4|fp16|memory|"
-       "系统|硬件|并行|通信|量化|显存"),
-    _d("evaluation", "benchmarks, evaluation methodology, analysis of model behaviour",
-       "benchmark|evaluat|eval|metric|leaderboard|accuracy|analysis|基准|评测|评估|分析"),
-    _d("alignment", "alignment, safety, reward models, honesty, preference learning",
-       "alignment|safety|reward model|preference|honest|harmless|jailbreak|dpo|对齐|安全|偏好|奖励模型"),
-    _d("agents", "agents, tool use, planning, web and software agents",
-       "agent|tool use|tool-use|planning|web|browse|swe|智能体|工具|代理"),
-    _d("reasoning", "reasoning, chain-of-thought, math and code reasoning",
-       "reasoning|chain-of-thought|cot|math|proof|think|推理能力|思维链|数学|思考"),
-    _d("multimodal", "vision-language, speech, video and other modalities",
-       "multimodal|vision|image|video|speech|audio|vlm|ocr|多模态|视觉|图像|视频|语音"),
+    _d(
+        "data",
+        "datasets, curation, filtering, synthetic data, data mixtures",
+        "data|dataset|corpus|curat|filter|synthetic|mixture|数据|语料|合成|deduplicat",
+    ),
+    _d(
+        "scaling",
+        "scaling laws, compute-optimal training, emergent behaviour",
+        "scaling law|scaling|compute-optimal|chinchilla|缩放|规模|扩展定律",
+    ),
+    _d(
+        "training",
+        "optimisation, pre-training and post-training recipes, RL, fine-tuning",
+        "train|optimi|reinforcement|rlhf|rlvr|grpo|ppo|fine-tun|finetun|distill|learning rate|adam|"
+        "训练|优化|强化学习|微调|蒸馏|梯度",
+    ),
+    _d(
+        "arch",
+        "model architecture: attention, MoE, state-space models, positional schemes",
+        "architecture|attention|transformer|mixture-of-experts|moe|expert|mamba|state space|layer|架构|注意力|专家|层",
+    ),
+    _d(
+        "inference",
+        "decoding, serving, speculative decoding, test-time compute, KV cache",
+        "inference|decoding|speculative|kv cache|kv-cache|serving|test-time|latency|throughput|推理|解码|投机|缓存",
+    ),
+    _d(
+        "systems",
+        "kernels, hardware, distributed training, communication, quantisation",
+        "gpu|tpu|kernel|cuda|distributed|parallel|communication|nccl|quantiz|fp8|fp4|fp16|memory|"
+        "系统|硬件|并行|通信|量化|显存",
+    ),
+    _d(
+        "evaluation",
+        "benchmarks, evaluation methodology, analysis of model behaviour",
+        "benchmark|evaluat|eval|metric|leaderboard|accuracy|analysis|基准|评测|评估|分析",
+    ),
+    _d(
+        "alignment",
+        "alignment, safety, reward models, honesty, preference learning",
+        "alignment|safety|reward model|preference|honest|harmless|jailbreak|dpo|对齐|安全|偏好|奖励模型",
+    ),
+    _d(
+        "agents",
+        "agents, tool use, planning, web and software agents",
+        "agent|tool use|tool-use|planning|web|browse|swe|智能体|工具|代理",
+    ),
+    _d(
+        "reasoning",
+        "reasoning, chain-of-thought, math and code reasoning",
+        "reasoning|chain-of-thought|cot|math|proof|think|推理能力|思维链|数学|思考",
+    ),
+    _d(
+        "multimodal",
+        "vision-language, speech, video and other modalities",
+        "multimodal|vision|image|video|speech|audio|vlm|ocr|多模态|视觉|图像|视频|语音",
+    ),
     _d("other", "anything that fits no other domain", ""),
 )
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from extract.config import HEURISTIC, Pipeline
-from extract.errors import ConfigError, InputError, SkippedInput, TerminalModelError
+from extract.errors import InputError, SkippedInput, TerminalModelError
 from extract.models import Chunk, Document, Record
 from extract.prompting import load_prompt
 from extract.providers import Provider
@@ -108,8 +108,13 @@ def expand_inputs(paths: list[Path]) -> list[Path]:
             found.extend(matches)
         elif p.is_dir():
             found.extend(
-                sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in SUPPORTED
-                       and not any(part.startswith(".") for part in q.relative_to(p).parts))
+                sorted(
+                    q
+                    for q in p.rglob("*")
+                    if q.is_file()
+                    and q.suffix.lower() in SUPPORTED
+                    and not any(part.startswith(".") for part in q.relative_to(p).parts)
+                )
             )
         elif p.is_file():
             found.append(p)
@@ -146,8 +151,9 @@ def _run_row(db: Database, summary: RunSummary, pipeline: Pipeline, prompts: dic
         yield
     except TerminalModelError as exc:
         summary.status = "failed"
-        finish_run(db, summary.run_id, status="failed", counts=summary.as_dict(), skipped=summary.skipped,
-                   error=str(exc))
+        finish_run(
+            db, summary.run_id, status="failed", counts=summary.as_dict(), skipped=summary.skipped, error=str(exc)
+        )
         raise
     except (KeyboardInterrupt, asyncio.CancelledError):
         summary.status = "interrupted"
@@ -179,8 +185,16 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
             if options.limit is not None:
                 work = work[: options.limit]
             keys, arxiv = record_lookup(db)
-            job = ExtractJob(db=db, run_id=summary.run_id, pipeline=pipeline, provider=provider, model=model,
-                             prompt=prompt, citation_keys=keys, arxiv_records=arxiv)
+            job = ExtractJob(
+                db=db,
+                run_id=summary.run_id,
+                pipeline=pipeline,
+                provider=provider,
+                model=model,
+                prompt=prompt,
+                citation_keys=keys,
+                arxiv_records=arxiv,
+            )
             progress.start(len(work))
             asyncio.run(_extract_all(job, work, pipeline.model.concurrency, progress, summary))
             summary.claims = refresh_claims(db, job.stats.claim_ids)
@@ -188,7 +202,12 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
 
 
 def _ingest_and_chunk(
-    db: Database, pipeline: Pipeline, files: list[Path], summary: RunSummary, tokenizer: Any, progress: Progress,
+    db: Database,
+    pipeline: Pipeline,
+    files: list[Path],
+    summary: RunSummary,
+    tokenizer: Any,
+    progress: Progress,
 ) -> list[tuple[Chunk, Record, Document]]:
     existing = citation_keys(db)
     taken = set(existing.values())
@@ -215,8 +234,9 @@ def _ingest_and_chunk(
         summary.records += len(ingested.records)
         next_idx = 0
         for record in ingested.records:
-            chunks = chunk_record(doc.text, record, tokenizer, pipeline.chunking.max_tokens,
-                                  pipeline.chunking.overlap_tokens, next_idx)
+            chunks = chunk_record(
+                doc.text, record, tokenizer, pipeline.chunking.max_tokens, pipeline.chunking.overlap_tokens, next_idx
+            )
             next_idx += len(chunks)
             save_chunks(db, chunks, tokenizer.name)
             work.extend((c, record, doc) for c in chunks)
@@ -225,7 +245,10 @@ def _ingest_and_chunk(
 
 
 async def _extract_all(
-    job: ExtractJob, work: list[tuple[Chunk, Record, Document]], concurrency: int, progress: Progress,
+    job: ExtractJob,
+    work: list[tuple[Chunk, Record, Document]],
+    concurrency: int,
+    progress: Progress,
     summary: RunSummary,
 ) -> None:
     gate = asyncio.Semaphore(concurrency)
@@ -253,7 +276,12 @@ async def _extract_all(
 def _stats(job: ExtractJob) -> dict[str, int]:
     s = job.stats
     return {
-        "calls": s.calls, "cached": s.cached, "reasks": s.reasks, "failed": s.failed,
-        "observations": s.observations, "rejects": s.rejects, "prompt_tokens": s.prompt_tokens,
+        "calls": s.calls,
+        "cached": s.cached,
+        "reasks": s.reasks,
+        "failed": s.failed,
+        "observations": s.observations,
+        "rejects": s.rejects,
+        "prompt_tokens": s.prompt_tokens,
         "completion_tokens": s.completion_tokens,
     }

@@ -47,7 +47,7 @@ def _strict(node: Any) -> Any:
 
 def triage_schema(domains: list[str], topics: list[str]) -> dict[str, Any]:
     """The strict JSON schema for the `ref_triage` answer of this pipeline."""
-    schema = _strict(copy.deepcopy(TriageAnswer.model_json_schema()))
+    schema: dict[str, Any] = _strict(copy.deepcopy(TriageAnswer.model_json_schema()))
     claim = schema["$defs"]["TriageClaim"]["properties"]
     claim["domain"]["enum"] = list(domains)
     if topics:

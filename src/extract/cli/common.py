@@ -19,7 +19,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def db_option(f: F) -> F:
     return click.option(
-        "--db", "db", type=click.Path(path_type=Path, dir_okay=False),
+        "--db",
+        "db",
+        type=click.Path(path_type=Path, dir_okay=False),
         help="Database file (default: the pipeline's, else claims.duckdb).",
     )(f)
 
@@ -63,7 +65,7 @@ def handle_errors(f: F) -> F:
             if _debug():
                 raise
             fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-        except Exception as exc:  # noqa: BLE001 - a bug still gets one line; --debug shows the traceback
+        except Exception as exc:
             if _debug():
                 raise
             first = str(exc).splitlines()[0] if str(exc) else ""

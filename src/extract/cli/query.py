@@ -62,8 +62,16 @@ def runs(db: Path | None, as_json: bool) -> None:
 @db_option
 @json_option
 @handle_errors
-def claims(stance: str | None, domain: str | None, topic: str | None, tag: str | None, search: str | None,
-           limit: int | None, db: Path | None, as_json: bool) -> None:
+def claims(
+    stance: str | None,
+    domain: str | None,
+    topic: str | None,
+    tag: str | None,
+    search: str | None,
+    limit: int | None,
+    db: Path | None,
+    as_json: bool,
+) -> None:
     """Query claims, most observed first.
 
     \b
@@ -79,8 +87,9 @@ def claims(stance: str | None, domain: str | None, topic: str | None, tag: str |
         return
     for r in rows:
         tags = ", ".join(r["tags"])
-        click.echo(f"{r['claim_id']}  {r['stance']:<9} [{r['domain']}]  {r['n_obs']} obs  {tags}\n"
-                   f"    {_cut(r['text'], 200)}")
+        click.echo(
+            f"{r['claim_id']}  {r['stance']:<9} [{r['domain']}]  {r['n_obs']} obs  {tags}\n    {_cut(r['text'], 200)}"
+        )
     click.echo(f"{len(rows)} claim(s)", err=True)
 
 
@@ -111,8 +120,10 @@ def show(claim_id: str, db: Path | None, as_json: bool) -> None:
     for i, o in enumerate(observations, 1):
         click.echo(f"\n  [{i}] {o['job']} by {o['model']} in {o['run_id']} at {o['created_at']:%Y-%m-%d %H:%M}")
         click.echo(f"      quote ({o['alignment']}): {_cut(o['quote'], 300)}")
-        click.echo(f"      source: {o['source']} chars {o['char_start']}-{o['char_end']}"
-                   f" (doc {str(o['doc_sha256'])[:12]}, record {o['record_id']}, chunk {o['chunk_id']})")
+        click.echo(
+            f"      source: {o['source']} chars {o['char_start']}-{o['char_end']}"
+            f" (doc {str(o['doc_sha256'])[:12]}, record {o['record_id']}, chunk {o['chunk_id']})"
+        )
         click.echo(f"      prompt: {o['prompt_name']}@{str(o['prompt_hash'])[:12]}  request: {o['request_hash']}")
         if o["flags"]:
             click.echo(f"      flags: {', '.join(o['flags'])}")

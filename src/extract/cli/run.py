@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from extract.cli.common import db_option, fail, handle_errors, json_option, print_json
 from extract.config import load_pipeline
@@ -21,7 +21,7 @@ class BarProgress:
         self.console = Console(stderr=True)
         self.quiet = quiet
         self.bar: Progress | None = None
-        self.task: int | None = None
+        self.task: TaskID | None = None
 
     def notice(self, message: str) -> None:
         if not self.quiet or message.startswith("warning"):
@@ -31,8 +31,13 @@ class BarProgress:
         if self.quiet:
             return
         self.bar = Progress(
-            TextColumn("extract"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-            TimeElapsedColumn(), console=self.console, transient=False,
+            TextColumn("extract"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
         )
         self.task = self.bar.add_task("chunks", total=total, info="")
         self.bar.start()
@@ -40,8 +45,10 @@ class BarProgress:
     def advance(self, stats: dict[str, int]) -> None:
         if self.bar is None or self.task is None:
             return
-        info = (f"calls {stats['calls']} cached {stats['cached']} re-asked {stats['reasks']}"
-                f" rejects {stats['rejects']} tokens {stats['prompt_tokens'] + stats['completion_tokens']}")
+        info = (
+            f"calls {stats['calls']} cached {stats['cached']} re-asked {stats['reasks']}"
+            f" rejects {stats['rejects']} tokens {stats['prompt_tokens'] + stats['completion_tokens']}"
+        )
         self.bar.update(self.task, advance=1, info=info)
 
     def stop(self) -> None:
@@ -59,7 +66,9 @@ def _print_summary(s: RunSummary) -> None:
         f" completion {s.completion_tokens})",
     ]
     if s.skipped:
-        lines.append(f"  skipped {len(s.skipped)} file(s): " + ", ".join(f"{x['path']} ({x['kind']})" for x in s.skipped))
+        lines.append(
+            f"  skipped {len(s.skipped)} file(s): " + ", ".join(f"{x['path']} ({x['kind']})" for x in s.skipped)
+        )
     if s.rejects:
         lines.append("  see them with: extract export rejects --format jsonl")
     click.echo("\n".join(lines))
@@ -67,16 +76,28 @@ def _print_summary(s: RunSummary) -> None:
 
 @click.command()
 @click.argument("pipeline_file", metavar="PIPELINE.toml", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--input", "inputs", multiple=True, type=click.Path(path_type=Path),
-              help="Input file, directory or glob (repeatable); replaces the pipeline's inputs.")
+@click.option(
+    "--input",
+    "inputs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Input file, directory or glob (repeatable); replaces the pipeline's inputs.",
+)
 @click.option("--model", help="Model name, e.g. gpt-4o-mini, or 'heuristic' for the offline baseline.")
 @click.option("--limit", type=click.IntRange(min=1), help="Extract at most N chunks (for a quick try).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or notices (warnings still show).")
 @db_option
 @json_option
 @handle_errors
-def run(pipeline_file: Path, inputs: tuple[Path, ...], model: str | None, limit: int | None, quiet: bool,
-        db: Path | None, as_json: bool) -> None:
+def run(
+    pipeline_file: Path,
+    inputs: tuple[Path, ...],
+    model: str | None,
+    limit: int | None,
+    quiet: bool,
+    db: Path | None,
+    as_json: bool,
+) -> None:
     """Run the pipeline: ingest, chunk, extract, validate and merge.
 
     Re-running unchanged inputs makes no model calls. The model comes from

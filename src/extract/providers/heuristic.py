@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from extract.config import Domain, Topic
 from extract.models import ModelReply, ModelRequest
@@ -29,17 +30,87 @@ _NUMBER = re.compile(r"\d")
 _ACRONYM = re.compile(r"\b[A-Z][A-Za-z0-9]*[A-Z0-9][A-Za-z0-9\-]*\b")
 
 _CLAIM_CUES = (
-    "outperform", "improv", "better", "faster", "reduc", "increas", "achiev", "show", "demonstrat", "find",
-    "found", "prove", "enable", "surpass", "beat", "match", "scale", "lead to", "leads to", "results in",
-    "significant", "state-of-the-art", "sota", "than", "%", "x ", "×",
-    "提升", "优于", "显著", "降低", "实现", "表明", "证明", "发现", "超过", "提高", "减少", "加速", "达到", "超越",
-    "beter", "sneller", "tonen", "verbeter", "hoger", "lager",
+    "outperform",
+    "improv",
+    "better",
+    "faster",
+    "reduc",
+    "increas",
+    "achiev",
+    "show",
+    "demonstrat",
+    "find",
+    "found",
+    "prove",
+    "enable",
+    "surpass",
+    "beat",
+    "match",
+    "scale",
+    "lead to",
+    "leads to",
+    "results in",
+    "significant",
+    "state-of-the-art",
+    "sota",
+    "than",
+    "%",
+    "x ",
+    "×",
+    "提升",
+    "优于",
+    "显著",
+    "降低",
+    "实现",
+    "表明",
+    "证明",
+    "发现",
+    "超过",
+    "提高",
+    "减少",
+    "加速",
+    "达到",
+    "超越",
+    "beter",
+    "sneller",
+    "tonen",
+    "verbeter",
+    "hoger",
+    "lager",
 )
 _CONTEST_CUES = (
-    "however", "but ", "challenge", "contrary", "debate", "question", "myth", "debunk", "not ", "fail",
-    "limitation", "controvers", "disput", "unclear", "whether", "despite", "instead",
-    "然而", "但", "挑战", "质疑", "并非", "不是", "争议", "不一定", "未必", "反而", "局限",
-    "maar", "echter", "niet", "onduidelijk",
+    "however",
+    "but ",
+    "challenge",
+    "contrary",
+    "debate",
+    "question",
+    "myth",
+    "debunk",
+    "not ",
+    "fail",
+    "limitation",
+    "controvers",
+    "disput",
+    "unclear",
+    "whether",
+    "despite",
+    "instead",
+    "然而",
+    "但",
+    "挑战",
+    "质疑",
+    "并非",
+    "不是",
+    "争议",
+    "不一定",
+    "未必",
+    "反而",
+    "局限",
+    "maar",
+    "echter",
+    "niet",
+    "onduidelijk",
 )
 
 
@@ -112,7 +183,7 @@ class Heuristic:
             tags.append(domain_tag)
         return tags[-6:] if len(tags) > 6 else tags
 
-    def answer(self, user_message: str) -> dict[str, list[dict[str, object]]]:
+    def answer(self, user_message: str) -> dict[str, list[dict[str, Any]]]:
         found = _DATA.search(user_message)
         data = found.group(2) if found else ""
         citations: list[str] = []
@@ -124,7 +195,7 @@ class Heuristic:
                 citations.extend(i.strip() for i in rec.group("ids").split(",") if i.strip() and i.strip() != "-")
                 titles.add(line[rec.end() :].strip())
         best = sorted(_sentences(data, titles), key=lambda s: (-s.score, s.position))[: self.max_claims]
-        claims = []
+        claims: list[dict[str, Any]] = []
         for s in sorted(best, key=lambda s: s.position):
             lowered = s.text.lower()
             contested = any(cue in lowered for cue in _CONTEST_CUES)
@@ -146,7 +217,11 @@ class Heuristic:
         user = "\n".join(m["content"] for m in request.messages if m["role"] == "user")
         text = json.dumps(self.answer(user), ensure_ascii=False)
         return ModelReply(
-            raw_text=text, endpoint_model=NAME, finish_reason="stop", prompt_tokens=0, completion_tokens=0,
+            raw_text=text,
+            endpoint_model=NAME,
+            finish_reason="stop",
+            prompt_tokens=0,
+            completion_tokens=0,
             latency_ms=0,
         )
 

@@ -52,8 +52,12 @@ class OpenAIChat:
                 messages=list(request.messages),  # type: ignore[arg-type]
                 **kwargs,
             )
-        except (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
-                openai.APIConnectionError) as exc:
+        except (
+            openai.RateLimitError,
+            openai.InternalServerError,
+            openai.APITimeoutError,
+            openai.APIConnectionError,
+        ) as exc:
             raise TransientModelError(f"{type(exc).__name__} from {self.base_url}: {_one_line(exc)}") from exc
         except openai.APIStatusError as exc:
             if exc.status_code >= 500 or exc.status_code in (408, 409, 429):
@@ -67,7 +71,7 @@ class OpenAIChat:
         return ModelReply(
             raw_text=(choice.message.content or "") if choice else "",
             endpoint_model=completion.model or request.model,
-            finish_reason=(choice.finish_reason or "") if choice else "no_choices",
+            finish_reason=str(choice.finish_reason) if choice else "no_choices",
             prompt_tokens=usage.prompt_tokens if usage else 0,
             completion_tokens=usage.completion_tokens if usage else 0,
             latency_ms=latency_ms,

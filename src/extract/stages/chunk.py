@@ -9,6 +9,7 @@ Every chunk's text is re-counted exactly, so none exceeds `max_tokens`.
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from collections.abc import Iterator
@@ -82,7 +83,7 @@ def _spans(text: str, start: int, end: int, pattern: re.Pattern[str]) -> list[tu
     """Cut [start, end) after each separator match; pieces keep their separators."""
     cuts = [m.end() for m in pattern.finditer(text, start, end) if start < m.end() < end]
     bounds = [start, *cuts, end]
-    return [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+    return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
 
 class _Cutter:
@@ -178,9 +179,7 @@ def chunk_record(
     return chunks
 
 
-def _overlap_tail(
-    group: list[tuple[int, int, int]], overlap_tokens: int, room: int
-) -> list[tuple[int, int, int]]:
+def _overlap_tail(group: list[tuple[int, int, int]], overlap_tokens: int, room: int) -> list[tuple[int, int, int]]:
     tail: list[tuple[int, int, int]] = []
     total = 0
     for unit in reversed(group):

@@ -140,22 +140,31 @@ class ExtractJob:
                 answer = parse_triage(reply.raw_text)
             except AnswerError as exc:
                 if attempt == max_reasks:
-                    self._reject(chunk, exc.reason, f"{exc.detail} (after {attempt} re-asks)", reply.raw_text,
-                                 request_hash)
+                    self._reject(
+                        chunk, exc.reason, f"{exc.detail} (after {attempt} re-asks)", reply.raw_text, request_hash
+                    )
                     return
                 self.stats.reasks += 1
                 messages = [
                     *messages,
                     {"role": "assistant", "content": reply.raw_text},
-                    {"role": "user", "content": f"Your answer was rejected ({exc}). Answer again with only a JSON"
-                     " object that matches the schema; quotes must be copied verbatim from the data."},
+                    {
+                        "role": "user",
+                        "content": f"Your answer was rejected ({exc}). Answer again with only a JSON"
+                        " object that matches the schema; quotes must be copied verbatim from the data.",
+                    },
                 ]
                 continue
             self._keep(answer, reply, request, chunk, record, doc)
             return
 
     def _keep(
-        self, answer: TriageAnswer, reply: ModelReply, request: ModelRequest, chunk: Chunk, record: Record,
+        self,
+        answer: TriageAnswer,
+        reply: ModelReply,
+        request: ModelRequest,
+        chunk: Chunk,
+        record: Record,
         doc: Document,
     ) -> None:
         request_hash = request.request_hash()
@@ -166,8 +175,15 @@ class ExtractJob:
         for i, claim in enumerate(answer.claims):
             problem = claim_problem(claim, chunk.text, domains)
             if problem is not None:
-                self._reject(chunk, problem[0], problem[1], reply.raw_text, request_hash,
-                             item=claim.model_dump(), key=[request_hash, i])
+                self._reject(
+                    chunk,
+                    problem[0],
+                    problem[1],
+                    reply.raw_text,
+                    request_hash,
+                    item=claim.model_dump(),
+                    key=[request_hash, i],
+                )
                 continue
             alignment = align_quote(claim.quote, chunk.text)
             assert alignment is not None  # claim_problem checked it
@@ -219,8 +235,15 @@ class ExtractJob:
         self.stats.claim_ids.update(o.claim_id for o in new)
 
     def _reject(
-        self, chunk: Chunk, reason: str, detail: str, raw: str, request_hash: str | None,
-        *, item: dict[str, Any] | None = None, key: list[Any] | None = None,
+        self,
+        chunk: Chunk,
+        reason: str,
+        detail: str,
+        raw: str,
+        request_hash: str | None,
+        *,
+        item: dict[str, Any] | None = None,
+        key: list[Any] | None = None,
     ) -> None:
         reject = Reject(
             reject_id=short_id("x-", key if key is not None else [request_hash, reason]),

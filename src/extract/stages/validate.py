@@ -45,9 +45,7 @@ def parse_triage(raw: str) -> TriageAnswer:
     try:
         return TriageAnswer.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors()[:5]
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors()[:5])
         raise AnswerError("schema_violation", problems) from exc
 
 

@@ -15,7 +15,16 @@ from typing import Any
 from extract.store.db import Database
 
 CLAIM_COLUMNS = (
-    "claim_id", "text", "stance", "domain", "tags", "topics", "citations", "n_obs", "first_seen", "last_seen"
+    "claim_id",
+    "text",
+    "stance",
+    "domain",
+    "tags",
+    "topics",
+    "citations",
+    "n_obs",
+    "first_seen",
+    "last_seen",
 )
 
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from extract.errors import DatabaseInUse, InputError
 from extract.store.migrations import apply_migrations
+
+_BATCH_ROWS = 256
 
 
 @dataclass
@@ -19,6 +24,27 @@ class Database:
 
     def close(self) -> None:
         self.con.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All or nothing; callers never await inside one (one event-loop thread writes)."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def insert_many(self, table: str, columns: tuple[str, ...], rows: list[list[Any]], suffix: str = "") -> None:
+        """Multi-row INSERTs: DuckDB's executemany runs one statement per row, which is slow."""
+        if not rows:
+            return
+        one = "(" + ", ".join("?" for _ in columns) + ")"
+        for at in range(0, len(rows), _BATCH_ROWS):
+            batch = rows[at : at + _BATCH_ROWS]
+            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES " + ", ".join(one for _ in batch) + suffix
+            self.con.execute(sql, [v for row in batch for v in row])
 
     def __enter__(self) -> Database:
         return self

@@ -16,23 +16,38 @@ def save_document(db: Database, doc: Document, run_id: str) -> None:
 def save_records(db: Database, records: list[Record]) -> None:
     if not records:
         return
-    db.con.executemany(
-        "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    db.insert_many(
+        "records",
+        ("record_id", "doc_sha256", "idx", "title", "arxiv_ids", "urls", "citation_key", "char_start", "char_end"),
         [
-            [r.record_id, r.doc_sha256, r.idx, r.title, list(r.arxiv_ids), list(r.urls), r.citation_key,
-             r.char_start, r.char_end]
+            [
+                r.record_id,
+                r.doc_sha256,
+                r.idx,
+                r.title,
+                list(r.arxiv_ids),
+                list(r.urls),
+                r.citation_key,
+                r.char_start,
+                r.char_end,
+            ]
             for r in records
         ],
+        " ON CONFLICT DO NOTHING",
     )
 
 
 def save_chunks(db: Database, chunks: list[Chunk], encoding: str) -> None:
     if not chunks:
         return
-    db.con.executemany(
-        "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        [[c.chunk_id, c.doc_sha256, c.record_id, c.idx, c.char_start, c.char_end, c.n_tokens, encoding]
-         for c in chunks],
+    db.insert_many(
+        "chunks",
+        ("chunk_id", "doc_sha256", "record_id", "idx", "char_start", "char_end", "n_tokens", "encoding"),
+        [
+            [c.chunk_id, c.doc_sha256, c.record_id, c.idx, c.char_start, c.char_end, c.n_tokens, encoding]
+            for c in chunks
+        ],
+        " ON CONFLICT DO NOTHING",
     )
 
 

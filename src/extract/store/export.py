@@ -58,7 +58,7 @@ def export_table(db: Database, table: str, fmt: str, out: Path | None, stream: I
         raise ConfigError(f"unknown table {table!r}: choose one of {', '.join(TABLES)}")
     if fmt == "jsonl":
         n = 0
-        with (out.open("w", encoding="utf-8") if out else contextlib.nullcontext(stream)) as fh:
+        with out.open("w", encoding="utf-8") if out else contextlib.nullcontext(stream) as fh:
             for row in iter_rows(db, table):
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
                 n += 1
@@ -69,5 +69,5 @@ def export_table(db: Database, table: str, fmt: str, out: Path | None, stream: I
     # The path cannot be a bound parameter in COPY; quote it as a SQL string literal.
     target = "'" + str(out).replace("'", "''") + "'"
     db.con.execute(f"COPY ({_QUERIES[table]}) TO {target} ({options})")
-    row = db.con.execute(f"SELECT count(*) FROM ({_QUERIES[table]})").fetchone()
-    return int(row[0]) if row else 0
+    counted = db.con.execute(f"SELECT count(*) FROM ({_QUERIES[table]})").fetchone()
+    return int(counted[0]) if counted else 0

@@ -8,10 +8,37 @@ from extract.models import Observation
 from extract.store.db import Database
 
 OBSERVATION_COLUMNS = (
-    "obs_id", "claim_id", "run_id", "job", "text", "stance", "domain", "tags", "topic", "field_path", "camp",
-    "citations", "quote", "alignment", "flags", "lang", "model", "prompt_name", "prompt_hash", "pipeline_hash",
-    "request_hash", "doc_sha256", "source", "record_id", "chunk_id", "char_start", "char_end", "created_at",
+    "obs_id",
+    "claim_id",
+    "run_id",
+    "job",
+    "text",
+    "stance",
+    "domain",
+    "tags",
+    "topic",
+    "field_path",
+    "camp",
+    "citations",
+    "quote",
+    "alignment",
+    "flags",
+    "lang",
+    "model",
+    "prompt_name",
+    "prompt_hash",
+    "pipeline_hash",
+    "request_hash",
+    "doc_sha256",
+    "source",
+    "record_id",
+    "chunk_id",
+    "char_start",
+    "char_end",
+    "created_at",
 )
+
+CITATION_COLUMNS = ("obs_id", "claim_id", "raw", "kind", "value", "record_id")
 
 
 def _row(o: Observation) -> list[Any]:
@@ -25,23 +52,27 @@ def _row(o: Observation) -> list[Any]:
 
 
 def save_observations(db: Database, observations: list[Observation]) -> list[Observation]:
-    """Insert observations not stored yet (ids are content-derived); return the new ones."""
-    placeholders = ", ".join("?" for _ in OBSERVATION_COLUMNS)
-    new: list[Observation] = []
-    for o in observations:
-        inserted = db.con.execute(
-            f"INSERT INTO observations ({', '.join(OBSERVATION_COLUMNS)}) VALUES ({placeholders})"
-            " ON CONFLICT DO NOTHING RETURNING obs_id",
-            _row(o),
-        ).fetchall()
-        if not inserted:
-            continue
-        new.append(o)
-        for c in o.citations:
-            db.con.execute(
-                "INSERT INTO citations VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [o.obs_id, o.claim_id, c.raw, c.kind, c.value, c.record_id],
-            )
+    """Insert observations not stored yet (ids are content-derived), in one
+    transaction; return the new ones."""
+    if not observations:
+        return []
+    with db.transaction():
+        ids = [o.obs_id for o in observations]
+        known = {
+            r[0]
+            for r in db.con.execute("SELECT obs_id FROM observations WHERE list_contains(?, obs_id)", [ids]).fetchall()
+        }
+        new = [o for o in dict((o.obs_id, o) for o in observations).values() if o.obs_id not in known]
+        if not new:
+            return []
+        db.insert_many("observations", OBSERVATION_COLUMNS, [_row(o) for o in new])
+        cites = {
+            (o.obs_id, c.raw): [o.obs_id, o.claim_id, c.raw, c.kind, c.value, c.record_id]
+            for o in new
+            for c in o.citations
+        }
+        if cites:
+            db.insert_many("citations", CITATION_COLUMNS, list(cites.values()))
     return new
 
 

@@ -48,9 +48,7 @@ def finish_run(
 
 def mark_interrupted(db: Database) -> int:
     """Runs left 'running' by a process that died are marked as interrupted."""
-    rows = db.con.execute(
-        "UPDATE runs SET status = 'interrupted' WHERE status = 'running' RETURNING run_id"
-    ).fetchall()
+    rows = db.con.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running' RETURNING run_id").fetchall()
     return len(rows)
 
 

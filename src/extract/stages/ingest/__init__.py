@@ -69,14 +69,10 @@ def ingest_file(
     name = str(path)
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise SkippedInput(
-            name, "unsupported", f"extension {path.suffix or '(none)'!r} not handled"
-        )
+        raise SkippedInput(name, "unsupported", f"extension {path.suffix or '(none)'!r} not handled")
     data = path.read_bytes()
     decoded = decode_bytes(data, name)
-    rendered = render(
-        decoded.text, fmt, text_field=jsonl_text_field, title_field=jsonl_title_field
-    )
+    rendered = render(decoded.text, fmt, text_field=jsonl_text_field, title_field=jsonl_title_field)
     text = rendered.text
     if not text.strip():
         detail = f"nothing to ingest after rendering {fmt}"
@@ -106,9 +102,7 @@ def _records(
 ) -> list[Record]:
     ids = [record_id(document.sha256, s.char_start, s.char_end) for s in spans]
     # Stored keys first, so a new key can never take a name an old record owns.
-    keys: dict[str, str] = {
-        rid: existing_keys[rid] for rid in ids if rid in existing_keys
-    }
+    keys: dict[str, str] = {rid: existing_keys[rid] for rid in ids if rid in existing_keys}
     taken.update(keys.values())
     records: list[Record] = []
     for idx, (rid, span) in enumerate(zip(ids, spans, strict=True)):

@@ -87,13 +87,9 @@ def _decode(data: bytes, path: str) -> Decoded:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
-                return Decoded(
-                    data[len(bom) :].decode(encoding.removesuffix("-sig")), encoding
-                )
+                return Decoded(data[len(bom) :].decode(encoding.removesuffix("-sig")), encoding)
             except UnicodeDecodeError as exc:
-                raise SkippedInput(
-                    path, "undecodable", f"invalid {encoding}: {exc.reason}"
-                ) from None
+                raise SkippedInput(path, "undecodable", f"invalid {encoding}: {exc.reason}") from None
     if b"\x00" in data:
         utf16 = _guess_utf16(data)
         if utf16 is None:

@@ -16,15 +16,15 @@ from string import ascii_lowercase
 
 # An id needs an arXiv context (URL or `arXiv` prefix): a bare `2402.01035` or
 # a date like `2025.11.25` is not taken. Versions (`v2`) and `.pdf` are dropped.
+# Matched against lowercased text; every alternative starts with a literal so
+# the regex engine can skip ahead quickly on multi-megabyte records.
 _NEW_ID = r"(?P<new>\d{4}\.\d{4,5})(?!\d)"
 _OLD_ID = r"(?P<old>[a-z][a-z-]*(?:\.[a-z]{2})?/\d{7})(?!\d)"
 _ARXIV = re.compile(
-    r"(?:(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html|format)/"
+    r"(?:arxiv(?:\.org/(?:abs|pdf|html|format)/|[ \t]*[:：]?[ \t]*)"
     r"|huggingface\.co/papers/"
-    r"|alphaxiv\.org/(?:abs|overview|pdf)/"
-    r"|\barxiv[ \t]*[:：]?[ \t]*)"
-    rf"(?:{_NEW_ID}|{_OLD_ID})",
-    re.IGNORECASE,
+    r"|alphaxiv\.org/(?:abs|overview|pdf)/)"
+    rf"(?:{_NEW_ID}|{_OLD_ID})"
 )
 
 # ASCII only: CJK text often follows a URL without a space.
@@ -37,14 +37,15 @@ STOPWORDS = frozenset(
      "at", "by", "from", "via", "as", "or", "its", "your"}
 )  # fmt: skip
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
-_YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20[0-3]\d)(?!\d)")
+# No leading look-behind: it would defeat the engine's literal-prefix scan.
+_YEAR = re.compile(r"(?:19[5-9]|20[0-3])\d(?!\d)")
 _MAX_WORD = 20
 
 
 def arxiv_ids(text: str) -> tuple[str, ...]:
     """Normalised arXiv ids in `text` (`2402.01035`, `hep-th/9901001`), first-seen order."""
     seen: dict[str, None] = {}
-    for m in _ARXIV.finditer(text):
+    for m in _ARXIV.finditer(text.lower()):
         new = m.group("new")
         if new is not None:
             if not 1 <= int(new[2:4]) <= 12:
@@ -81,9 +82,7 @@ def _strip_trailing(url: str) -> str:
     return url
 
 
-def citation_key(
-    title: str, arxiv: tuple[str, ...], text: str, taken: AbstractSet[str]
-) -> str:
+def citation_key(title: str, arxiv: tuple[str, ...], text: str, taken: AbstractSet[str]) -> str:
     """An `AuthorYearWord`-like key (`Limi2025Less`), unique against `taken`.
 
     First significant Latin word of the title, the year (from the first arXiv
@@ -105,9 +104,7 @@ def citation_key(
 
 def record_id(doc_sha256: str, char_start: int, char_end: int) -> str:
     """`r-` + 12 hex of sha256 over the document hash and the record's offsets."""
-    digest = hashlib.sha256(
-        f"{doc_sha256}:{char_start}:{char_end}".encode()
-    ).hexdigest()
+    digest = hashlib.sha256(f"{doc_sha256}:{char_start}:{char_end}".encode()).hexdigest()
     return "r-" + digest[:12]
 
 
@@ -121,8 +118,10 @@ def _year(arxiv: tuple[str, ...], text: str) -> str:
         yy = arxiv[0].split("/")[-1][:2]
         # Old-style ids (`hep-th/9901001`) date from 1991 to 2007.
         return ("19" if "/" in arxiv[0] and int(yy) >= 91 else "20") + yy
-    m = _YEAR.search(text)
-    return m.group(1) if m else "nd"
+    for m in _YEAR.finditer(text):
+        if m.start() == 0 or not text[m.start() - 1].isdigit():
+            return m.group(0)
+    return "nd"
 
 
 def _suffixes() -> Iterator[str]:

@@ -29,18 +29,14 @@ class Rendered:
     warnings: list[str] = field(default_factory=list)
 
 
-def render(
-    text: str, fmt: str, *, text_field: str = "text", title_field: str = "title"
-) -> Rendered:
+def render(text: str, fmt: str, *, text_field: str = "text", title_field: str = "title") -> Rendered:
     """Render decoded `text` of format `fmt` (md | txt | html | jsonl) and normalise it."""
     # NFKC runs after parsing: it folds fullwidth `＂` and `＜` into `"` and `<`,
     # which would corrupt JSON strings and invent HTML tags if applied first.
     if fmt == "html":
         return Rendered(normalise_text(html_to_text(_newlines(text))))
     if fmt == "jsonl":
-        return render_jsonl(
-            _newlines(text), text_field=text_field, title_field=title_field
-        )
+        return render_jsonl(_newlines(text), text_field=text_field, title_field=title_field)
     return Rendered(normalise_text(text))
 
 
@@ -65,9 +61,7 @@ def render_jsonl(text: str, *, text_field: str, title_field: str) -> Rendered:
         try:
             obj = json.loads(line)
         except (ValueError, RecursionError) as exc:
-            reason = (
-                exc.msg if isinstance(exc, json.JSONDecodeError) else type(exc).__name__
-            )
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else type(exc).__name__
             warnings.append(f"line {lineno}: invalid JSON ({reason}); skipped")
             continue
         if not isinstance(obj, dict):
@@ -86,9 +80,7 @@ def render_jsonl(text: str, *, text_field: str, title_field: str) -> Rendered:
         if isinstance(raw_title, str):
             title = " ".join(normalise_text(raw_title).split())
         elif raw_title is not None:
-            warnings.append(
-                f"line {lineno}: field {title_field!r} is not a string; ignored"
-            )
+            warnings.append(f"line {lineno}: field {title_field!r} is not a string; ignored")
         if title:
             pieces.append((f"{title}\n{body}", title[:TITLE_CHARS]))
         else:
@@ -257,12 +249,7 @@ class _TextRenderer(HTMLParser):
             self._line_start = True
         if self._line_start and not verbatim:
             data = data.lstrip(" ")
-        elif (
-            not verbatim
-            and data.startswith(" ")
-            and self._out
-            and self._out[-1].endswith(" ")
-        ):
+        elif not verbatim and data.startswith(" ") and self._out and self._out[-1].endswith(" "):
             data = data[1:]
         if not data:
             return

@@ -52,10 +52,7 @@ def split_records(text: str, fmt: str) -> list[RecordSpan]:
         spans = _by_headings(text, lines) or _body(text, lines)
     else:
         spans = (
-            _by_separators(text, lines)
-            or _by_title_url(text, lines)
-            or _by_headings(text, lines)
-            or _body(text, lines)
+            _by_separators(text, lines) or _by_title_url(text, lines) or _by_headings(text, lines) or _body(text, lines)
         )
     if spans:
         return spans
@@ -203,11 +200,7 @@ def _by_title_url(text: str, lines: Sequence[_Line]) -> list[RecordSpan]:
     for i, line in enumerate(lines):
         if not line.text.strip():
             continue
-        is_block = (
-            _URL_LINE.match(line.text) is not None
-            and prev >= 0
-            and _is_title_line(lines[prev].text)
-        )
+        is_block = _URL_LINE.match(line.text) is not None and prev >= 0 and _is_title_line(lines[prev].text)
         if is_block and (not titles or titles[-1] != prev):
             titles.append(prev)
         prev = i
@@ -216,20 +209,14 @@ def _by_title_url(text: str, lines: Sequence[_Line]) -> list[RecordSpan]:
     spans: list[RecordSpan | None] = []
     for k, i in enumerate(titles):
         end = lines[titles[k + 1]].start if k + 1 < len(titles) else len(text)
-        spans.append(
-            _span(text, lines[i].start, end, lines[i].text.strip()[:TITLE_CHARS])
-        )
+        spans.append(_span(text, lines[i].start, end, lines[i].text.strip()[:TITLE_CHARS]))
     return _collect(spans)
 
 
 def _is_title_line(line: str) -> bool:
     s = line.strip()
     # A line ending in ":" introduces the link ("Code:") rather than naming a paper.
-    return (
-        len(s) <= _MAX_TITLE_LINE
-        and not _URL_LINE.match(s)
-        and not s.endswith((":", "："))
-    )
+    return len(s) <= _MAX_TITLE_LINE and not _URL_LINE.match(s) and not s.endswith((":", "："))
 
 
 # ---------------------------------------------------------------- body
