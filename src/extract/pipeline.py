@@ -268,6 +268,7 @@ async def _extract_all(
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
     finally:
+        job.flush()
         await job.provider.close()
         for key, value in _stats(job).items():
             setattr(summary, key, value)

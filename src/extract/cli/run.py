@@ -25,7 +25,7 @@ class BarProgress:
 
     def notice(self, message: str) -> None:
         if not self.quiet or message.startswith("warning"):
-            self.console.print(message, markup=False, highlight=False)
+            self.console.print(message, markup=False, highlight=False, soft_wrap=True)
 
     def start(self, total: int) -> None:
         if self.quiet:

@@ -122,14 +122,14 @@ class _Sentence:
     position: int
 
 
-def _sentences(data: str, titles: set[str]) -> list[_Sentence]:
+def _sentences(data: str) -> list[_Sentence]:
     out: list[_Sentence] = []
     for m in _SENTENCE.finditer(data):
         raw = m.group(0)
         lead = _LEAD.match(raw)
         start = m.start() + (lead.end() if lead else 0)
         quote = data[start : m.end()].strip()
-        if not quote or quote in titles or _CODE.search(quote) or _URLISH.search(quote):
+        if not quote or _CODE.search(quote) or _URLISH.search(quote):
             continue
         text = quote.replace("**", "").replace("__", "").strip()
         cjk = len(_CJK.findall(text))
@@ -187,14 +187,12 @@ class Heuristic:
         found = _DATA.search(user_message)
         data = found.group(2) if found else ""
         citations: list[str] = []
-        titles: set[str] = set()
         for line in user_message[: found.start() if found else 0].splitlines():
             rec = _RECORD_LINE.match(line)
             if rec:
                 citations.append(rec.group("key"))
                 citations.extend(i.strip() for i in rec.group("ids").split(",") if i.strip() and i.strip() != "-")
-                titles.add(line[rec.end() :].strip())
-        best = sorted(_sentences(data, titles), key=lambda s: (-s.score, s.position))[: self.max_claims]
+        best = sorted(_sentences(data), key=lambda s: (-s.score, s.position))[: self.max_claims]
         claims: list[dict[str, Any]] = []
         for s in sorted(best, key=lambda s: s.position):
             lowered = s.text.lower()

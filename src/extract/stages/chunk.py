@@ -37,8 +37,9 @@ class Tokenizer:
     encoding: tiktoken.Encoding
 
     def count(self, text: str) -> int:
+        # encode_ordinary: special-token strings in a dump are plain text.
         if len(text) <= _MAX_PIECE_CHARS:
-            return len(self.encoding.encode(text, disallowed_special=()))
+            return len(self.encoding.encode_ordinary(text))
         return sum(self.count(text[i : i + _MAX_PIECE_CHARS]) for i in range(0, len(text), _MAX_PIECE_CHARS))
 
 
@@ -96,22 +97,29 @@ class _Cutter:
     def tokens(self, a: int, b: int) -> int:
         return self.tok.count(self.text[a:b])
 
-    def units(self, a: int, b: int, level: int = 0) -> Iterator[tuple[int, int, int]]:
+    def units(self, a: int, b: int) -> Iterator[tuple[int, int, int]]:
         """(start, end, tokens) units, each within the budget, covering [a, b)."""
-        patterns = (_PARAGRAPH, _LINE, _SENTENCE)
         n = self.tokens(a, b) if b - a <= self.budget * 16 else self.budget + 1
         if n <= self.budget:
             yield a, b, n
             return
-        if level < len(patterns):
-            pieces = _spans(self.text, a, b, patterns[level])
-            if len(pieces) > 1:
-                for pa, pb in pieces:
-                    yield from self.units(pa, pb, level + 1)
-                return
-            yield from self.units(a, b, level + 1)
+        yield from self._split(a, b, 0)
+
+    def _split(self, a: int, b: int, level: int) -> Iterator[tuple[int, int, int]]:
+        patterns = (_PARAGRAPH, _LINE, _SENTENCE)
+        if level == len(patterns):
+            yield from self.hard_split(a, b)
             return
-        yield from self.hard_split(a, b)
+        pieces = _spans(self.text, a, b, patterns[level])
+        if len(pieces) == 1:
+            yield from self._split(a, b, level + 1)
+            return
+        for piece in pieces:
+            n = self.tokens(*piece) if piece[1] - piece[0] <= self.budget * 16 else self.budget + 1
+            if n <= self.budget:
+                yield piece[0], piece[1], n
+            else:
+                yield from self._split(piece[0], piece[1], level + 1)
 
     def hard_split(self, a: int, b: int) -> Iterator[tuple[int, int, int]]:
         """Cut by characters where no boundary helps, into pieces small enough to
@@ -146,24 +154,53 @@ def chunk_record(
     units = list(cutter.units(record.char_start, record.char_end))
     groups: list[list[tuple[int, int, int]]] = []
     current: list[tuple[int, int, int]] = []
+
+    exact: dict[tuple[int, int], int] = {}
+
+    def fits(candidate: list[tuple[int, int, int]]) -> bool:
+        # An upper estimate (the last exact count of a prefix plus the units
+        # added since, one spare token per join) avoids re-encoding the group
+        # for every unit; only when it passes the budget is the text counted.
+        first = candidate[0][0]
+        base, upto = 0, 0
+        for i in range(len(candidate) - 1, -1, -1):
+            known = exact.get((first, candidate[i][1]))
+            if known is not None:
+                base, upto = known, i + 1
+                break
+        rest = candidate[upto:]
+        if base + sum(u[2] for u in rest) + len(rest) <= max_tokens:
+            return True
+        n = cutter.tokens(first, candidate[-1][1])
+        exact[(first, candidate[-1][1])] = n
+        return n <= max_tokens
+
     for unit in units:
         candidate = [*current, unit]
-        if current and cutter.tokens(candidate[0][0], candidate[-1][1]) > max_tokens:
+        if current and not fits(candidate):
             groups.append(current)
             current = _overlap_tail(current, overlap_tokens, max_tokens - unit[2])
             candidate = [*current, unit]
-            while current and cutter.tokens(candidate[0][0], candidate[-1][1]) > max_tokens:
+            while current and not fits(candidate):
                 current = current[1:]
                 candidate = [*current, unit]
         current = candidate
     if current:
         groups.append(current)
     chunks: list[Chunk] = []
-    for group in groups:
+    pending = list(reversed(groups))
+    while pending:
+        group = pending.pop()
         start, end = _trim(doc_text, group[0][0], group[-1][1])
         if end <= start:
             continue
         chunk_text = doc_text[start:end]
+        n_tokens = tokenizer.count(chunk_text)
+        if n_tokens > max_tokens and len(group) > 1:
+            # The estimate was off at a join: split the group, never the budget.
+            half = len(group) // 2
+            pending += [group[half:], group[:half]]
+            continue
         chunks.append(
             Chunk(
                 chunk_id=short_id("k-", [record.doc_sha256, start, end]),
@@ -172,7 +209,7 @@ def chunk_record(
                 idx=first_idx + len(chunks),
                 char_start=start,
                 char_end=end,
-                n_tokens=tokenizer.count(chunk_text),
+                n_tokens=n_tokens,
                 text=chunk_text,
             )
         )

@@ -57,8 +57,13 @@ class ExtractJob:
     citation_keys: dict[str, str]
     arxiv_records: dict[str, str]
     stats: ExtractStats = field(default_factory=ExtractStats)
+    flush_every: int = 500
 
     def __post_init__(self) -> None:
+        # Observations and rejects are written in batches: they can always be
+        # re-derived from the stored raw answers, which are committed one by one.
+        self._observations: list[Observation] = []
+        self._rejects: list[Reject] = []
         self.schema = triage_schema(self.pipeline.domain_slugs(), self.pipeline.topic_slugs())
         fmt = self.pipeline.model.response_format
         if self.model == HEURISTIC:
@@ -230,9 +235,18 @@ class ExtractJob:
                     char_end=end,
                 )
             )
+        self._observations.extend(observations)
+        if len(self._observations) >= self.flush_every:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write buffered observations and rejects (call at the end, whatever happened)."""
+        observations, self._observations = self._observations, []
+        rejects, self._rejects = self._rejects, []
         new = save_observations(self.db, observations)
         self.stats.observations += len(new)
         self.stats.claim_ids.update(o.claim_id for o in new)
+        self.stats.rejects += save_rejects(self.db, rejects)
 
     def _reject(
         self,
@@ -258,4 +272,6 @@ class ExtractJob:
             chunk_id=chunk.chunk_id,
             doc_sha256=chunk.doc_sha256,
         )
-        self.stats.rejects += save_rejects(self.db, [reject])
+        self._rejects.append(reject)
+        if len(self._rejects) >= self.flush_every:
+            self.flush()

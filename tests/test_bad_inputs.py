@@ -1,0 +1,72 @@
+"""Bad files are skipped with one line naming them; the rest of the run goes on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+from pipelines import run_cli, write_pipeline
+
+
+def test_bad_files_are_skipped_recorded_and_exit_1(isolated: Path) -> None:
+    dumps = isolated / "dumps"
+    dumps.mkdir()
+    (dumps / "good.md").write_text("## Paper\nThe method improves accuracy by 12% on three benchmarks.\n")
+    (dumps / "binary.txt").write_bytes(bytes(range(256)) * 40)
+    (dumps / "empty.md").write_bytes(b"")
+    (dumps / "undecodable.txt").write_bytes(b"\x81\x30\xff\xfe\xfd abc \x80\x80\xc3\x28" * 50)
+    pipeline = write_pipeline(isolated, inputs=[dumps], model="heuristic")
+    result = run_cli("run", str(pipeline))
+    assert result.exit_code == 1
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 3
+    for name, kind in (("binary.txt", "binary"), ("empty.md", "empty"), ("undecodable.txt", "undecodable")):
+        assert any(name in w and kind in w for w in warnings), warnings
+    assert "Traceback" not in result.output
+    with duckdb.connect(str(isolated / "claims.duckdb"), read_only=True) as con:
+        status, skipped = con.execute("SELECT status, skipped FROM runs").fetchone()  # type: ignore[misc]
+        n_obs = con.execute("SELECT count(*) FROM observations").fetchone()[0]  # type: ignore[index]
+    assert status == "done_with_rejects"
+    assert sorted(s["kind"] for s in json.loads(skipped)) == ["binary", "empty", "undecodable"]
+    assert n_obs == 1  # the good file was still extracted
+
+
+def test_a_5mb_single_line_is_chunked_and_extracted(isolated: Path) -> None:
+    dumps = isolated / "dumps"
+    dumps.mkdir()
+    sentence = "The new optimizer improves training stability by 20% on large models. "
+    (dumps / "huge.txt").write_text(sentence * (5_000_000 // len(sentence)), encoding="utf-8")
+    pipeline = write_pipeline(isolated, inputs=[dumps], model="heuristic")
+    result = run_cli("run", str(pipeline), "--json")
+    summary = json.loads(result.output)
+    assert result.exit_code == 0, result.output
+    assert summary["records"] == 1 and summary["chunks"] > 500
+    with duckdb.connect(str(isolated / "claims.duckdb"), read_only=True) as con:
+        max_tokens, covered = con.execute("SELECT max(n_tokens), max(char_end) FROM chunks").fetchone()  # type: ignore[misc]
+    assert max_tokens <= 1500
+    assert covered >= 5_000_000 - len(sentence) - 1
+
+
+def test_missing_input_and_bad_config_are_one_line_exit_2(isolated: Path) -> None:
+    pipeline = write_pipeline(isolated, inputs=[isolated / "nope"], model="heuristic")
+    result = run_cli("run", str(pipeline))
+    assert result.exit_code == 2 and result.output.strip() == f"error: input not found: {isolated / 'nope'}"
+    bad = isolated / "bad.toml"
+    bad.write_text("[model]\nconcurrency = 0\n")
+    result = run_cli("run", str(bad))
+    assert result.exit_code == 2
+    assert result.output.strip().startswith("error:") and "model.concurrency" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    result = run_cli("run", str(isolated / "missing.toml"))
+    assert result.exit_code == 2 and "pipeline file not found" in result.output
+    (isolated / "key.toml").write_text('[model]\napi_key = "sk-x"\n')
+    result = run_cli("run", str(isolated / "key.toml"))
+    assert result.exit_code == 2 and "environment" in result.output
+
+
+def test_real_model_without_key_or_endpoint_is_a_clear_error(isolated: Path) -> None:
+    pipeline = write_pipeline(isolated, model="gpt-4o-mini")
+    result = run_cli("run", str(pipeline))
+    assert result.exit_code == 2
+    assert "OPENAI_API_KEY" in result.output and "--model heuristic" in result.output
