@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import duckdb
+
 from pipelines import run_cli, write_pipeline
 
 

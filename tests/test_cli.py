@@ -1,0 +1,100 @@
+"""The query commands as a user runs them after the demo pipeline."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from extract.hashing import claim_id
+from pipelines import PROJECT_ROOT, run_cli
+
+
+@pytest.fixture
+def demo_db(isolated: Path) -> Path:
+    result = run_cli("run", str(PROJECT_ROOT / "pipelines" / "demo.toml"))
+    assert result.exit_code == 0, result.output
+    assert "documents 3" in result.output and "rejects 0" in result.output
+    return isolated / "claims.duckdb"
+
+
+def test_demo_run_then_runs_claims_show(demo_db: Path) -> None:
+    runs = json.loads(run_cli("runs", "--json").output)
+    assert len(runs) == 1 and runs[0]["status"] == "done" and runs[0]["model"] == "heuristic"
+    assert set(runs[0]["prompts"]) == {"ref_triage"}
+    claims = json.loads(run_cli("claims", "--json").output)
+    assert len(claims) == runs[0]["counts"]["claims"] > 5
+    for c in claims:
+        assert c["claim_id"] == claim_id(c["text"])  # the documented id scheme
+    contested = json.loads(run_cli("claims", "--stance", "contested", "--json").output)
+    assert contested and all(c["stance"] == "contested" for c in contested)
+    assert len(contested) < len(claims)
+    found = json.loads(run_cli("claims", "--search", "flashattention", "--json").output)
+    assert found and all("flashattention" in c["text"].lower() for c in found)
+    topic = json.loads(run_cli("claims", "--topic", "attention-kernels", "--json").output)
+    assert topic and all("attention-kernels" in c["topics"] for c in topic)
+
+    shown = json.loads(run_cli("show", found[0]["claim_id"], "--json").output)
+    obs = shown["observations"][0]
+    for key in ("run_id", "job", "model", "prompt_name", "prompt_hash", "pipeline_hash", "source", "doc_sha256",
+                "record_id", "chunk_id", "char_start", "char_end", "request_hash", "quote", "alignment"):
+        assert obs[key] is not None, key
+    text = run_cli("show", found[0]["claim_id"]).output
+    assert "quote (exact)" in text and "chars" in text
+
+
+def test_show_unknown_claim_is_one_line_exit_2(demo_db: Path) -> None:
+    result = run_cli("show", "c-0000000000")
+    assert result.exit_code == 2 and result.output.strip().startswith("error: no claim c-0000000000")
+
+
+def test_query_without_database_is_one_line_exit_2(isolated: Path) -> None:
+    result = run_cli("claims")
+    assert result.exit_code == 2 and "no database" in result.output
+
+
+def test_export_observations_and_documents(demo_db: Path, isolated: Path) -> None:
+    out = isolated / "obs.jsonl"
+    assert run_cli("export", "observations", "--format", "jsonl", "--out", str(out)).exit_code == 0
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    required = {"text", "stance", "kind", "topic", "field_path", "model", "quote", "domain", "tags", "citations",
+                "camp", "lang", "source", "extracted_at", "run_label", "claim_id", "run_id", "doc_sha256",
+                "chunk_id", "prompt_hash", "char_start", "char_end", "alignment"}
+    assert rows and all(required <= set(r) for r in rows)
+    docs = {d["sha256"]: d["text"] for d in map(json.loads, run_cli("export", "documents").output.splitlines())}
+    for r in rows:
+        assert docs[r["doc_sha256"]][r["char_start"] : r["char_end"]] == r["quote"]
+    for fmt in ("csv", "parquet"):
+        target = isolated / f"claims.{fmt}"
+        result = run_cli("export", "claims", "--format", fmt, "--out", str(target))
+        assert result.exit_code == 0 and target.stat().st_size > 0
+
+
+def test_help_shows_examples() -> None:
+    for command in ("run", "claims", "show", "runs", "export"):
+        result = run_cli(command, "--help")
+        assert result.exit_code == 0 and "Example" in result.output, command
+
+
+def test_second_process_gets_database_in_use(demo_db: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(demo_db)!r}); print('ok', flush=True);"
+         " time.sleep(30)"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+        started = time.monotonic()
+        result = run_cli("run", str(PROJECT_ROOT / "pipelines" / "demo.toml"))
+        assert result.exit_code == 2
+        assert result.output.strip() == f"error: database in use by another process: {demo_db.name}"
+        assert time.monotonic() - started < 10
+        assert run_cli("claims").exit_code == 2
+    finally:
+        holder.kill()
+        holder.wait()
+    assert run_cli("claims").exit_code == 0
