@@ -40,8 +40,23 @@ def test_demo_run_then_runs_claims_show(demo_db: Path) -> None:
 
     shown = json.loads(run_cli("show", found[0]["claim_id"], "--json").output)
     obs = shown["observations"][0]
-    for key in ("run_id", "job", "model", "prompt_name", "prompt_hash", "pipeline_hash", "source", "doc_sha256",
-                "record_id", "chunk_id", "char_start", "char_end", "request_hash", "quote", "alignment"):
+    for key in (
+        "run_id",
+        "job",
+        "model",
+        "prompt_name",
+        "prompt_hash",
+        "pipeline_hash",
+        "source",
+        "doc_sha256",
+        "record_id",
+        "chunk_id",
+        "char_start",
+        "char_end",
+        "request_hash",
+        "quote",
+        "alignment",
+    ):
         assert obs[key] is not None, key
     text = run_cli("show", found[0]["claim_id"]).output
     assert "quote (exact)" in text and "chars" in text
@@ -61,9 +76,31 @@ def test_export_observations_and_documents(demo_db: Path, isolated: Path) -> Non
     out = isolated / "obs.jsonl"
     assert run_cli("export", "observations", "--format", "jsonl", "--out", str(out)).exit_code == 0
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    required = {"text", "stance", "kind", "topic", "field_path", "model", "quote", "domain", "tags", "citations",
-                "camp", "lang", "source", "extracted_at", "run_label", "claim_id", "run_id", "doc_sha256",
-                "chunk_id", "prompt_hash", "char_start", "char_end", "alignment"}
+    required = {
+        "text",
+        "stance",
+        "kind",
+        "topic",
+        "field_path",
+        "model",
+        "quote",
+        "domain",
+        "tags",
+        "citations",
+        "camp",
+        "lang",
+        "source",
+        "extracted_at",
+        "run_label",
+        "claim_id",
+        "run_id",
+        "doc_sha256",
+        "chunk_id",
+        "prompt_hash",
+        "char_start",
+        "char_end",
+        "alignment",
+    }
     assert rows and all(required <= set(r) for r in rows)
     docs = {d["sha256"]: d["text"] for d in map(json.loads, run_cli("export", "documents").output.splitlines())}
     for r in rows:
@@ -82,9 +119,13 @@ def test_help_shows_examples() -> None:
 
 def test_second_process_gets_database_in_use(demo_db: Path) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(demo_db)!r}); print('ok', flush=True);"
-         " time.sleep(30)"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(demo_db)!r}); print('ok', flush=True); time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"

@@ -300,3 +300,20 @@ def test_fixture_dumps_exist() -> None:
         "export_mini.jsonl",
         "reading_list_mini.txt",
     ]
+
+
+def test_plan_calls_nothing_and_predicts_the_run(isolated: Path) -> None:
+    with FakeOpenAI(grounded) as server:
+        pipeline = write_pipeline(
+            isolated, base_url=server.base_url, extra='[prices."gpt-test"]\ninput = 1.0\noutput = 2.0\n'
+        )
+        planned = json.loads(run_cli("plan", str(pipeline), "--json").output)
+        assert server.count() == 0 and not (isolated / "claims.duckdb").exists()
+        run = json.loads(run_cli("run", str(pipeline), "--json").output)
+        assert planned["calls"] == run["calls"] == server.count() > 0
+        assert planned["prompt_tokens"] > 0 and planned["cost_usd_estimate"] > 0
+        expected = (run["prompt_tokens"] * 1.0 + run["completion_tokens"] * 2.0) / 1e6
+        assert run["cost_usd"] == pytest.approx(expected, abs=1e-6)
+        again = json.loads(run_cli("plan", str(pipeline), "--json").output)
+        assert again["calls"] == 0 and again["cached"] == run["chunks"]
+        assert server.count() == run["calls"]

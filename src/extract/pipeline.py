@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,17 +16,18 @@ from typing import Any, Protocol
 
 from extract.config import HEURISTIC, Pipeline
 from extract.errors import InputError, SkippedInput, TerminalModelError
-from extract.models import Chunk, Document, Record
+from extract.models import Chunk, Document, ModelRequest, Record
 from extract.prompting import load_prompt
 from extract.providers import Provider
 from extract.providers.heuristic import Heuristic
 from extract.providers.openai_chat import OpenAIChat
-from extract.stages.chunk import OFFLINE_ENCODING, chunk_record, load_tokenizer
-from extract.stages.extract import ExtractJob
+from extract.stages.chunk import OFFLINE_ENCODING, Tokenizer, chunk_record, load_tokenizer
+from extract.stages.extract import ExtractJob, TriageRequests
 from extract.stages.ingest import ingest_file
 from extract.store import Database, open_database
 from extract.store.claims import refresh_claims
 from extract.store.documents import citation_keys, record_lookup, save_chunks, save_document, save_records
+from extract.store.responses import cached_reply, completion_history
 from extract.store.runs import finish_run, mark_interrupted, new_run_id, start_run
 
 SUPPORTED = (".md", ".markdown", ".txt", ".html", ".htm", ".jsonl")
@@ -60,14 +62,33 @@ class RunOptions:
 
 
 @dataclass
-class RunSummary:
-    run_id: str
-    status: str
+class InputCounts:
+    """What ingest and chunk found; shared by a run's and a plan's summary."""
+
     model: str
     db: str
     documents: int = 0
     records: int = 0
     chunks: int = 0
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class PlanSummary(InputCounts):
+    calls: int = 0
+    cached: int = 0
+    prompt_tokens: int = 0
+    completion_tokens_estimate: int = 0
+    cost_usd_estimate: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class RunSummary(InputCounts):
+    run_id: str = ""
+    status: str = "running"
     calls: int = 0
     cached: int = 0
     reasks: int = 0
@@ -77,7 +98,7 @@ class RunSummary:
     rejects: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    skipped: list[dict[str, str]] = field(default_factory=list)
+    cost_usd: float | None = None
 
     @property
     def exit_code(self) -> int:
@@ -179,9 +200,9 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
         stale = mark_interrupted(db)
         if stale:
             progress.notice(f"{stale} earlier run(s) left unfinished are marked interrupted")
-        summary = RunSummary(run_id=new_run_id(), status="running", model=model, db=str(db_path))
+        summary = RunSummary(run_id=new_run_id(), model=model, db=str(db_path))
         with _run_row(db, summary, pipeline, {prompt.name: prompt.content_hash}):
-            work = _ingest_and_chunk(db, pipeline, files, summary, tokenizer, progress)
+            work = _ingest_and_chunk(db, pipeline, files, summary, tokenizer, progress, run_id=summary.run_id)
             if options.limit is not None:
                 work = work[: options.limit]
             keys, arxiv = record_lookup(db)
@@ -190,26 +211,84 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
                 run_id=summary.run_id,
                 pipeline=pipeline,
                 provider=provider,
-                model=model,
-                prompt=prompt,
+                requests=TriageRequests(pipeline, model, prompt),
                 citation_keys=keys,
                 arxiv_records=arxiv,
             )
             progress.start(len(work))
             asyncio.run(_extract_all(job, work, pipeline.model.concurrency, progress, summary))
             summary.claims = refresh_claims(db, job.stats.claim_ids)
+            summary.cost_usd = _cost(pipeline, model, summary.prompt_tokens, summary.completion_tokens)
+    return summary
+
+
+def _cost(pipeline: Pipeline, model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    if model == HEURISTIC:
+        return 0.0
+    price = pipeline.prices.get(model)
+    if price is None:
+        return None
+    return round((prompt_tokens * price.input + completion_tokens * price.output) / 1_000_000, 6)
+
+
+def _request_tokens(tokenizer: Tokenizer, request: ModelRequest) -> int:
+    # Chat formatting costs a few tokens a message; a strict schema is sent to
+    # the model as text and billed as prompt tokens.
+    n = 3 + sum(4 + tokenizer.count(m["content"]) for m in request.messages)
+    if request.response_format and request.response_format["type"] == "json_schema":
+        n += tokenizer.count(json.dumps(request.response_format["json_schema"]["schema"]))
+    return n
+
+
+def plan_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | None = None) -> PlanSummary:
+    """What a run would do and cost, without calling a model or writing anything."""
+    progress = progress or SilentProgress()
+    model = options.model or pipeline.model.name
+    files = expand_inputs(options.inputs or pipeline.inputs)
+    prompt = load_prompt(pipeline.prompts, "ref_triage")
+    configured = pipeline.chunking.encoding or (OFFLINE_ENCODING if model == HEURISTIC else None)
+    tokenizer, notice = load_tokenizer(model, configured)
+    if notice:
+        progress.notice(notice)
+    db_path = database_path(pipeline, options.db)
+    summary = PlanSummary(model=model, db=str(db_path))
+    db = open_database(db_path, read_only=True) if db_path.exists() else None
+    try:
+        work = _ingest_and_chunk(db, pipeline, files, summary, tokenizer, progress, run_id=None)
+        if options.limit is not None:
+            work = work[: options.limit]
+        requests = TriageRequests(pipeline, model, prompt)
+        history = completion_history(db, model) if db is not None else None
+        for chunk, record, _doc in work:
+            request = requests.request(requests.messages(chunk, record))
+            if db is not None and cached_reply(db, request.request_hash()) is not None:
+                summary.cached += 1
+                continue
+            summary.calls += 1
+            if model == HEURISTIC:
+                continue
+            summary.prompt_tokens += _request_tokens(tokenizer, request)
+            guess = history if history is not None else 60 + chunk.n_tokens * 0.3
+            summary.completion_tokens_estimate += int(min(guess, pipeline.model.max_completion_tokens))
+    finally:
+        if db is not None:
+            db.close()
+    summary.cost_usd_estimate = _cost(pipeline, model, summary.prompt_tokens, summary.completion_tokens_estimate)
     return summary
 
 
 def _ingest_and_chunk(
-    db: Database,
+    db: Database | None,
     pipeline: Pipeline,
     files: list[Path],
-    summary: RunSummary,
-    tokenizer: Any,
+    summary: InputCounts,
+    tokenizer: Tokenizer,
     progress: Progress,
+    *,
+    run_id: str | None,
 ) -> list[tuple[Chunk, Record, Document]]:
-    existing = citation_keys(db)
+    """Read and cut every input; with a run id, store documents, records and chunks."""
+    existing = citation_keys(db) if db is not None else {}
     taken = set(existing.values())
     work: list[tuple[Chunk, Record, Document]] = []
     for path in files:
@@ -228,8 +307,9 @@ def _ingest_and_chunk(
         for warning in getattr(ingested, "warnings", []):
             progress.notice(f"warning: {path}: {warning}")
         doc = ingested.document
-        save_document(db, doc, summary.run_id)
-        save_records(db, ingested.records)
+        if db is not None and run_id is not None:
+            save_document(db, doc, run_id)
+            save_records(db, ingested.records)
         summary.documents += 1
         summary.records += len(ingested.records)
         next_idx = 0
@@ -238,7 +318,8 @@ def _ingest_and_chunk(
                 doc.text, record, tokenizer, pipeline.chunking.max_tokens, pipeline.chunking.overlap_tokens, next_idx
             )
             next_idx += len(chunks)
-            save_chunks(db, chunks, tokenizer.name)
+            if db is not None and run_id is not None:
+                save_chunks(db, chunks, tokenizer.name)
             work.extend((c, record, doc) for c in chunks)
     summary.chunks = len(work)
     return work

@@ -10,7 +10,7 @@ import click
 from extract import __version__
 from extract.cli.export import export
 from extract.cli.query import claims, runs, show
-from extract.cli.run import run
+from extract.cli.run import plan, run
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,7 +30,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-for command in (run, runs, claims, show, export):
+for command in (run, plan, runs, claims, show, export):
     cli.add_command(command)
 
 

@@ -46,6 +46,7 @@ def runs(db: Path | None, as_json: bool) -> None:
             f" calls {c.get('calls', 0)} cached {c.get('cached', 0)} re-asked {c.get('reasks', 0)}"
             f" failed {c.get('failed', 0)} observations {c.get('observations', 0)} rejects {c.get('rejects', 0)}"
             f" tokens {c.get('prompt_tokens', 0) + c.get('completion_tokens', 0)}"
+            f" cost {'?' if c.get('cost_usd') is None else '$' + format(c['cost_usd'], '.4f')}"
             + (f"\n    error: {r['error']}" if r["error"] else "")
         )
     if not rows:

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from extract.cli.common import db_option, fail, handle_errors, json_option, print_json
 from extract.config import load_pipeline
-from extract.pipeline import RunOptions, RunSummary, run_pipeline
+from extract.pipeline import PlanSummary, RunOptions, RunSummary, plan_pipeline, run_pipeline
 
 
 class BarProgress:
@@ -56,6 +56,10 @@ class BarProgress:
             self.bar.stop()
 
 
+def _money(value: float | None) -> str:
+    return "unknown (no price for this model in [prices])" if value is None else f"${value:.4f}"
+
+
 def _print_summary(s: RunSummary) -> None:
     lines = [
         f"run {s.run_id}: {s.status} (model {s.model}, database {s.db})",
@@ -63,7 +67,7 @@ def _print_summary(s: RunSummary) -> None:
         f"  calls {s.calls}  cached {s.cached}  re-asked {s.reasks}  failed {s.failed}",
         f"  observations {s.observations} (new)  claims {s.claims} (touched)  rejects {s.rejects}",
         f"  tokens {s.prompt_tokens + s.completion_tokens} (prompt {s.prompt_tokens},"
-        f" completion {s.completion_tokens})",
+        f" completion {s.completion_tokens})  cost {_money(s.cost_usd)}",
     ]
     if s.skipped:
         lines.append(
@@ -129,3 +133,57 @@ def run(
     else:
         _print_summary(summary)
     sys.exit(summary.exit_code)
+
+
+def _print_plan(s: PlanSummary) -> None:
+    lines = [
+        f"plan for model {s.model} (database {s.db}): nothing is called",
+        f"  documents {s.documents}  records {s.records}  chunks {s.chunks}",
+        f"  calls {s.calls}  (cached {s.cached}: answered before, free)",
+        f"  prompt tokens {s.prompt_tokens}  completion tokens ~{s.completion_tokens_estimate} (estimate)",
+        f"  estimated cost {_money(s.cost_usd_estimate)}",
+    ]
+    if s.skipped:
+        lines.append(f"  would skip {len(s.skipped)} file(s): " + ", ".join(x["path"] for x in s.skipped))
+    click.echo("\n".join(lines))
+
+
+@click.command()
+@click.argument("pipeline_file", metavar="PIPELINE.toml", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--input",
+    "inputs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Input file, directory or glob (repeatable); replaces the pipeline's inputs.",
+)
+@click.option("--model", help="Model name to plan for.")
+@click.option("--limit", type=click.IntRange(min=1), help="Plan at most N chunks.")
+@db_option
+@json_option
+@handle_errors
+def plan(
+    pipeline_file: Path, inputs: tuple[Path, ...], model: str | None, limit: int | None, db: Path | None, as_json: bool
+) -> None:
+    """Dry run: documents, records, chunks, tokens, calls and estimated cost.
+
+    Calls nothing and writes nothing. Requests already answered (in the
+    database's response cache) are counted as cached and cost nothing.
+    Prices come from the pipeline's [prices."MODEL"] table.
+
+    \b
+    Examples:
+      extract plan pipelines/papers.toml --input dumps/ --model gpt-4o-mini
+      extract plan pipelines/papers.toml --input dumps/ --json
+    """
+    import os
+
+    pipeline = load_pipeline(pipeline_file)
+    chosen = model or os.environ.get("EXTRACT_MODEL") or None
+    summary = plan_pipeline(
+        pipeline, RunOptions(inputs=list(inputs), model=chosen, limit=limit, db=db), BarProgress(quiet=as_json)
+    )
+    if as_json:
+        print_json(summary.as_dict())
+    else:
+        _print_plan(summary)

@@ -45,25 +45,14 @@ class ExtractStats:
 
 
 @dataclass
-class ExtractJob:
-    """Everything the stage needs that does not change from chunk to chunk."""
+class TriageRequests:
+    """Builds `ref_triage` requests: the same bytes for the run, the plan and the cache."""
 
-    db: Database
-    run_id: str
     pipeline: Pipeline
-    provider: Provider
     model: str
     prompt: PromptTemplate
-    citation_keys: dict[str, str]
-    arxiv_records: dict[str, str]
-    stats: ExtractStats = field(default_factory=ExtractStats)
-    flush_every: int = 500
 
     def __post_init__(self) -> None:
-        # Observations and rejects are written in batches: they can always be
-        # re-derived from the stored raw answers, which are committed one by one.
-        self._observations: list[Observation] = []
-        self._rejects: list[Reject] = []
         self.schema = triage_schema(self.pipeline.domain_slugs(), self.pipeline.topic_slugs())
         fmt = self.pipeline.model.response_format
         if self.model == HEURISTIC:
@@ -112,6 +101,29 @@ class ExtractJob:
             params=self.params,
         )
 
+
+@dataclass
+class ExtractJob:
+    """Everything the stage needs that does not change from chunk to chunk."""
+
+    db: Database
+    run_id: str
+    pipeline: Pipeline
+    provider: Provider
+    requests: TriageRequests
+    citation_keys: dict[str, str]
+    arxiv_records: dict[str, str]
+    stats: ExtractStats = field(default_factory=ExtractStats)
+    flush_every: int = 500
+
+    def __post_init__(self) -> None:
+        # Observations and rejects are written in batches: they can always be
+        # re-derived from the stored raw answers, which are committed one by one.
+        self._observations: list[Observation] = []
+        self._rejects: list[Reject] = []
+        self.model = self.requests.model
+        self.prompt = self.requests.prompt
+
     async def reply(self, request: ModelRequest, chunk: Chunk, attempt: int) -> ModelReply:
         """From the cache, or from the model and then straight into the database."""
         cached = cached_reply(self.db, request.request_hash())
@@ -127,10 +139,10 @@ class ExtractJob:
 
     async def run_chunk(self, chunk: Chunk, record: Record, doc: Document) -> None:
         self.stats.chunks += 1
-        messages = self.messages(chunk, record)
+        messages = self.requests.messages(chunk, record)
         max_reasks = self.pipeline.model.max_reasks
         for attempt in range(max_reasks + 1):
-            request = self.request(messages)
+            request = self.requests.request(messages)
             try:
                 reply = await self.reply(request, chunk, attempt)
             except TransientModelError as exc:

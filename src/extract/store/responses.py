@@ -57,3 +57,13 @@ def save_reply(
         ],
     )
     return request_hash
+
+
+def completion_history(db: Database, model: str) -> float | None:
+    """Mean completion tokens of this model's stored answers, once there are enough to trust."""
+    row = db.con.execute(
+        "SELECT count(*), avg(completion_tokens) FROM responses WHERE model = ? AND job = 'ref_triage'", [model]
+    ).fetchone()
+    if row is None or row[0] < 5:
+        return None
+    return float(row[1])

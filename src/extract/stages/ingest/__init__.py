@@ -17,7 +17,7 @@ from extract.errors import SkippedInput
 from extract.models import Document, Record, RecordSpan
 
 from .decode import decode_bytes, normalise_text
-from .metadata import arxiv_ids, citation_key, record_id, urls
+from .metadata import arxiv_ids, base_key, citation_key, record_id, unique_key, urls
 from .render import render
 from .split import split_records
 
@@ -104,13 +104,18 @@ def _records(
     # Stored keys first, so a new key can never take a name an old record owns.
     keys: dict[str, str] = {rid: existing_keys[rid] for rid in ids if rid in existing_keys}
     taken.update(keys.values())
+    # Per-base count of suffixes known to be taken: keeps many records that
+    # share a base key (same title and year) linear instead of quadratic.
+    tried: dict[str, int] = {}
     records: list[Record] = []
     for idx, (rid, span) in enumerate(zip(ids, spans, strict=True)):
         body = document.text[span.char_start : span.char_end]
         found = arxiv_ids(body)
         key = keys.get(rid)
         if key is None:
-            key = citation_key(span.title, found, body, taken)
+            base = base_key(span.title, found, body)
+            key, rank = unique_key(base, taken, tried.get(base, 0))
+            tried[base] = rank + 1
             taken.add(key)
         records.append(
             Record(

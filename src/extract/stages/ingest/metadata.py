@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
-from itertools import count, product
 from string import ascii_lowercase
 
 # An id needs an arXiv context (URL or `arXiv` prefix): a bare `2402.01035` or
@@ -88,18 +86,32 @@ def citation_key(title: str, arxiv: tuple[str, ...], text: str, taken: AbstractS
     First significant Latin word of the title, the year (from the first arXiv
     id, else the first plausible year in `text`, else `nd`), then the next
     significant word. Titles without a Latin word get `Rec` + 6 hex of their hash.
-    Does not modify `taken`.
+    Taken keys get a suffix `a`, `b`, ... Does not modify `taken`.
     """
+    return unique_key(base_key(title, arxiv, text), taken)[0]
+
+
+def base_key(title: str, arxiv: tuple[str, ...], text: str) -> str:
+    """`citation_key` before disambiguation."""
     words = [_cap(w) for w in _WORD.findall(title) if w.lower() not in STOPWORDS]
     if words:
         first, second = words[0], words[1] if len(words) > 1 else ""
     else:
         digest = hashlib.sha256(title.encode("utf-8")).hexdigest()
         first, second = f"Rec{digest[:6]}", ""
-    key = f"{first}{_year(arxiv, text)}{second}"
-    if key not in taken:
-        return key
-    return next(key + s for s in _suffixes() if key + s not in taken)
+    return f"{first}{_year(arxiv, text)}{second}"
+
+
+def unique_key(base: str, taken: AbstractSet[str], skip: int = 0) -> tuple[str, int]:
+    """The first of `base`, `base`+a, `base`+b, ... not in `taken`, and its rank.
+
+    `skip` ranks are known to be taken already (a caller's hint, so that many
+    records sharing one base do not rescan the same suffixes).
+    """
+    rank = skip
+    while base + _suffix(rank) in taken:
+        rank += 1
+    return base + _suffix(rank), rank
 
 
 def record_id(doc_sha256: str, char_start: int, char_end: int) -> str:
@@ -124,8 +136,10 @@ def _year(arxiv: tuple[str, ...], text: str) -> str:
     return "nd"
 
 
-def _suffixes() -> Iterator[str]:
-    """a, b, ..., z, aa, ab, ...: deterministic disambiguators."""
-    for n in count(1):
-        for letters in product(ascii_lowercase, repeat=n):
-            yield "".join(letters)
+def _suffix(rank: int) -> str:
+    """Rank 0 -> "", then a..z, aa, ab, ... (bijective base 26): deterministic."""
+    letters: list[str] = []
+    while rank > 0:
+        rank, rem = divmod(rank - 1, 26)
+        letters.append(ascii_lowercase[rem])
+    return "".join(reversed(letters))

@@ -87,9 +87,8 @@ def _headings(text: str) -> list[tuple[int, int, int, str]]:
         if marker is not None:
             if fence is None:
                 fence = marker
-            elif marker[0] == fence[0] and len(marker) >= len(fence):
-                if not m.group("info").strip():
-                    fence = None
+            elif _closes(fence, marker, m.group("info")):
+                fence = None
             continue
         if fence is not None:
             continue
@@ -98,6 +97,11 @@ def _headings(text: str) -> list[tuple[int, int, int, str]]:
         if title:
             found.append((m.start(), m.end(), len(m.group("hashes")), title))
     return found
+
+
+def _closes(fence: str, marker: str, info: str) -> bool:
+    """A closing fence: same character, at least as long, nothing after it."""
+    return marker[0] == fence[0] and len(marker) >= len(fence) and not info.strip()
 
 
 def _by_headings(text: str) -> list[RecordSpan]:
