@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from extract.hashing import claim_id
+
 from pipelines import PROJECT_ROOT, run_cli
 
 
