@@ -317,3 +317,52 @@ def test_plan_calls_nothing_and_predicts_the_run(isolated: Path) -> None:
         again = json.loads(run_cli("plan", str(pipeline), "--json").output)
         assert again["calls"] == 0 and again["cached"] == run["chunks"]
         assert server.count() == run["calls"]
+
+
+def test_transport_faults_are_retried_honouring_retry_after(isolated: Path) -> None:
+    dumps = one_record_dump(isolated)
+    faults = [
+        Reply(status=429, content="slow down", headers={"retry-after-ms": "20"}),
+        Reply(status=503, content="overloaded", headers={"retry-after-ms": "20"}),
+        Reply(drop=True),
+    ]
+    seen: list[dict[str, Any]] = []
+
+    def answer(request: dict[str, Any]) -> Reply | str:
+        seen.append(request)
+        return faults[len(seen) - 1] if len(seen) <= len(faults) else grounded(request)
+
+    with FakeOpenAI(answer) as server:
+        pipeline = write_pipeline(isolated, base_url=server.base_url, inputs=[dumps], model_extra="max_retries = 4")
+        pipeline.write_text(pipeline.read_text().replace("max_retries = 0\n", ""))
+        result = run_cli("run", str(pipeline), "--json")
+    summary = json.loads(result.output)
+    assert result.exit_code == 0, result.output
+    assert summary["retries"] == 3 and summary["calls"] == 1 and summary["observations"] == 1
+    assert len(seen) == 4
+
+
+def test_truncated_answer_splits_the_chunk_instead_of_reasking(isolated: Path) -> None:
+    dumps = isolated / "dumps"
+    dumps.mkdir()
+    paragraphs = [
+        f"Finding {i}: method {i} improves accuracy by {i}% over the baseline on benchmark {i}." for i in range(12)
+    ]
+    (dumps / "long.md").write_text("## Paper\n" + "\n\n".join(paragraphs) + "\n", encoding="utf-8")
+    seen: list[str] = []
+
+    def answer(request: dict[str, Any]) -> Reply | str:
+        seen.append(chunk_data(request))
+        if len(seen) == 1:
+            return Reply(content='{"claims": [{"text": "cut of', finish_reason="length")
+        return grounded(request)
+
+    with FakeOpenAI(answer) as server:
+        pipeline = write_pipeline(isolated, base_url=server.base_url, inputs=[dumps])
+        result = run_cli("run", str(pipeline), "--json")
+    summary = json.loads(result.output)
+    assert result.exit_code == 0, result.output
+    assert summary["splits"] == 1 and summary["reasks"] == 0 and summary["observations"] == 2
+    assert len(seen) == 3
+    whole, first, second = seen
+    assert first + "\n\n" + second == whole  # cut at a paragraph boundary, nothing lost

@@ -42,7 +42,14 @@ class ModelError(ExtractError):
 
 
 class TransientModelError(ModelError):
-    """A model call failed in a way that may succeed when retried (429, 5xx, timeout)."""
+    """A model call failed in a way that may succeed when retried (429, 5xx, timeout).
+
+    `retry_after` is the wait in seconds the endpoint asked for, if it did.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
 
 
 class TerminalModelError(ModelError):

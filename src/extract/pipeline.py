@@ -92,6 +92,8 @@ class RunSummary(InputCounts):
     calls: int = 0
     cached: int = 0
     reasks: int = 0
+    retries: int = 0
+    splits: int = 0
     failed: int = 0
     observations: int = 0
     claims: int = 0
@@ -214,6 +216,7 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
                 requests=TriageRequests(pipeline, model, prompt),
                 citation_keys=keys,
                 arxiv_records=arxiv,
+                tokenizer=tokenizer,
             )
             progress.start(len(work))
             asyncio.run(_extract_all(job, work, pipeline.model.concurrency, progress, summary))
@@ -361,9 +364,11 @@ def _stats(job: ExtractJob) -> dict[str, int]:
         "calls": s.calls,
         "cached": s.cached,
         "reasks": s.reasks,
+        "retries": s.retries,
+        "splits": s.splits,
         "failed": s.failed,
         "observations": s.observations,
-        "rejects": s.rejects,
+        "rejects": job.rejects_so_far,
         "prompt_tokens": s.prompt_tokens,
         "completion_tokens": s.completion_tokens,
     }

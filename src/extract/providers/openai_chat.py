@@ -1,14 +1,16 @@
 """Chat completions through the real `openai` SDK against any compatible endpoint.
 
 Transport faults (429, 5xx, timeouts, dropped connections) become
-`TransientModelError`; errors retrying cannot fix (401, 403, 400, 404, 422)
-become `TerminalModelError`. The SDK's own backoff (which honours Retry-After)
-handles transient retries. The API key is read from the environment and is
-never logged, stored or echoed in an error.
+`TransientModelError` carrying the endpoint's Retry-After, if any; errors
+retrying cannot fix (401, 403, 400, 404, 422) become `TerminalModelError`.
+The SDK does not retry: the extract stage owns the retry policy, so that
+retries are counted. The API key is read from the environment and is never
+logged, stored or echoed in an error.
 """
 
 from __future__ import annotations
 
+import email.utils
 import os
 import time
 
@@ -24,6 +26,27 @@ def _one_line(exc: Exception) -> str:
     return text[0][:300] if text else type(exc).__name__
 
 
+def _retry_after(exc: Exception) -> float | None:
+    """Seconds from `retry-after-ms` or `Retry-After` (seconds or an HTTP date)."""
+    response = getattr(exc, "response", None)
+    if response is None:
+        return None
+    headers = response.headers
+    try:
+        if "retry-after-ms" in headers:
+            return max(0.0, float(headers["retry-after-ms"]) / 1000)
+        if "retry-after" in headers:
+            value = headers["retry-after"]
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                when = email.utils.parsedate_to_datetime(value)
+                return max(0.0, when.timestamp() - time.time())
+    except (ValueError, TypeError):
+        return None
+    return None
+
+
 class OpenAIChat:
     def __init__(self, settings: ModelSettings) -> None:
         base_url = settings.base_url or os.environ.get("OPENAI_BASE_URL")
@@ -36,9 +59,7 @@ class OpenAIChat:
                 )
             # Local servers (vLLM, Ollama, llama.cpp) accept any key; the SDK insists on one.
             api_key = "no-key"
-        self._client = openai.AsyncOpenAI(
-            api_key=api_key, base_url=base_url, timeout=settings.timeout, max_retries=settings.max_retries
-        )
+        self._client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, timeout=settings.timeout, max_retries=0)
         self.base_url = str(self._client.base_url)
 
     async def complete(self, request: ModelRequest) -> ModelReply:
@@ -58,10 +79,14 @@ class OpenAIChat:
             openai.APITimeoutError,
             openai.APIConnectionError,
         ) as exc:
-            raise TransientModelError(f"{type(exc).__name__} from {self.base_url}: {_one_line(exc)}") from exc
+            raise TransientModelError(
+                f"{type(exc).__name__} from {self.base_url}: {_one_line(exc)}", retry_after=_retry_after(exc)
+            ) from exc
         except openai.APIStatusError as exc:
             if exc.status_code >= 500 or exc.status_code in (408, 409, 429):
-                raise TransientModelError(f"HTTP {exc.status_code} from {self.base_url}: {_one_line(exc)}") from exc
+                raise TransientModelError(
+                    f"HTTP {exc.status_code} from {self.base_url}: {_one_line(exc)}", retry_after=_retry_after(exc)
+                ) from exc
             raise TerminalModelError(f"HTTP {exc.status_code} from {self.base_url}: {_one_line(exc)}") from exc
         except openai.APIResponseValidationError as exc:
             raise TransientModelError(f"malformed answer from {self.base_url}: {_one_line(exc)}") from exc

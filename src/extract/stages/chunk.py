@@ -233,3 +233,43 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     while end > start and text[end - 1].isspace():
         end -= 1
     return start, end
+
+
+_SPLIT_AT = (re.compile(r"\n[ \t]*\n"), re.compile(r"\n"), re.compile(r"(?<=[.!?])\s+|(?<=[。！？])"))
+
+
+def split_chunk(doc_text: str, chunk: Chunk, tokenizer: Tokenizer) -> tuple[Chunk, Chunk] | None:
+    """Two halves of a chunk cut at the boundary nearest its middle (for answers cut
+    off at the token limit); None when the chunk is too small to cut."""
+    if chunk.char_end - chunk.char_start < 2 or chunk.n_tokens < 32:
+        return None
+    middle = (chunk.char_start + chunk.char_end) // 2
+    cut = middle
+    for pattern in _SPLIT_AT:
+        found = [
+            m.end()
+            for m in pattern.finditer(doc_text, chunk.char_start, chunk.char_end)
+            if chunk.char_start < m.end() < chunk.char_end
+        ]
+        if found:
+            cut = min(found, key=lambda at: abs(at - middle))
+            break
+    halves = []
+    for i, (a, b) in enumerate(((chunk.char_start, cut), (cut, chunk.char_end))):
+        start, end = _trim(doc_text, a, b)
+        if end <= start:
+            return None
+        text = doc_text[start:end]
+        halves.append(
+            Chunk(
+                chunk_id=short_id("k-", [chunk.doc_sha256, start, end]),
+                doc_sha256=chunk.doc_sha256,
+                record_id=chunk.record_id,
+                idx=chunk.idx * 2 + i,
+                char_start=start,
+                char_end=end,
+                n_tokens=tokenizer.count(text),
+                text=text,
+            )
+        )
+    return halves[0], halves[1]

@@ -20,14 +20,18 @@ from extract.models import Chunk, Citation, Document, ModelReply, ModelRequest, 
 from extract.prompting import PromptTemplate, data_boundary
 from extract.providers import Provider
 from extract.schemas import TriageAnswer, triage_schema
+from extract.stages.chunk import Tokenizer, split_chunk
+from extract.stages.retry import with_transport_retries
 from extract.stages.validate import AnswerError, align_quote, claim_problem, parse_triage, resolve_citation
 from extract.store import Database
 from extract.store.db import now
+from extract.store.documents import save_chunks
 from extract.store.observations import save_observations
 from extract.store.rejects import save_rejects
 from extract.store.responses import cached_reply, save_reply
 
 JOB = "ref_triage"
+MAX_SPLIT_DEPTH = 3
 
 
 @dataclass
@@ -36,6 +40,8 @@ class ExtractStats:
     calls: int = 0
     cached: int = 0
     reasks: int = 0
+    retries: int = 0
+    splits: int = 0
     failed: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -113,6 +119,7 @@ class ExtractJob:
     requests: TriageRequests
     citation_keys: dict[str, str]
     arxiv_records: dict[str, str]
+    tokenizer: Tokenizer
     stats: ExtractStats = field(default_factory=ExtractStats)
     flush_every: int = 500
 
@@ -130,14 +137,19 @@ class ExtractJob:
         if cached is not None:
             self.stats.cached += 1
             return cached
-        reply = await self.provider.complete(request)
+        reply = await with_transport_retries(
+            lambda: self.provider.complete(request), retries=self.pipeline.model.max_retries, on_retry=self._retried
+        )
         save_reply(self.db, request, reply, run_id=self.run_id, chunk_id=chunk.chunk_id, attempt=attempt)
         self.stats.calls += 1
         self.stats.prompt_tokens += reply.prompt_tokens
         self.stats.completion_tokens += reply.completion_tokens
         return reply
 
-    async def run_chunk(self, chunk: Chunk, record: Record, doc: Document) -> None:
+    def _retried(self, exc: TransientModelError) -> None:
+        self.stats.retries += 1
+
+    async def run_chunk(self, chunk: Chunk, record: Record, doc: Document, depth: int = 0) -> None:
         self.stats.chunks += 1
         messages = self.requests.messages(chunk, record)
         max_reasks = self.pipeline.model.max_reasks
@@ -151,7 +163,7 @@ class ExtractJob:
                 return
             request_hash = request.request_hash()
             if reply.finish_reason == "length":
-                self._reject(chunk, "truncated", "the answer hit the token limit", reply.raw_text, request_hash)
+                await self._split(chunk, record, doc, depth, reply.raw_text, request_hash)
                 return
             try:
                 answer = parse_triage(reply.raw_text)
@@ -174,6 +186,26 @@ class ExtractJob:
                 continue
             self._keep(answer, reply, request, chunk, record, doc)
             return
+
+    async def _split(
+        self, chunk: Chunk, record: Record, doc: Document, depth: int, raw: str, request_hash: str
+    ) -> None:
+        """A cut-off answer is not re-asked as if invalid: each half of the chunk is
+        extracted instead (the cut-off answer stays in `responses`)."""
+        halves = split_chunk(doc.text, chunk, self.tokenizer) if depth < MAX_SPLIT_DEPTH else None
+        if halves is None:
+            self._reject(
+                chunk,
+                "truncated",
+                "the answer hit the token limit and the chunk cannot be split further",
+                raw,
+                request_hash,
+            )
+            return
+        self.stats.splits += 1
+        save_chunks(self.db, list(halves), self.tokenizer.name)
+        for half in halves:
+            await self.run_chunk(half, record, doc, depth + 1)
 
     def _keep(
         self,
@@ -250,6 +282,10 @@ class ExtractJob:
         self._observations.extend(observations)
         if len(self._observations) >= self.flush_every:
             self.flush()
+
+    @property
+    def rejects_so_far(self) -> int:
+        return self.stats.rejects + len(self._rejects)
 
     def flush(self) -> None:
         """Write buffered observations and rejects (call at the end, whatever happened)."""
