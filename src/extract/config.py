@@ -112,6 +112,8 @@ class ModelSettings(BaseModel):
     max_completion_tokens: int = Field(default=4096, gt=0)
     timeout: float = Field(default=120.0, gt=0)
     concurrency: int = Field(default=16, gt=0)
+    rpm: int | None = Field(default=None, gt=0)
+    tpm: int | None = Field(default=None, gt=0)
     max_retries: int = Field(default=4, ge=0)
     max_reasks: int = Field(default=2, ge=0)
 

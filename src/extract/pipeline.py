@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any, Protocol
 
 from extract.config import HEURISTIC, Pipeline
 from extract.errors import InputError, SkippedInput, TerminalModelError
-from extract.models import Chunk, Document, ModelRequest, Record
+from extract.models import Chunk, Document, Record
 from extract.prompting import load_prompt
 from extract.providers import Provider
 from extract.providers.heuristic import Heuristic
@@ -234,15 +233,6 @@ def _cost(pipeline: Pipeline, model: str, prompt_tokens: int, completion_tokens:
     return round((prompt_tokens * price.input + completion_tokens * price.output) / 1_000_000, 6)
 
 
-def _request_tokens(tokenizer: Tokenizer, request: ModelRequest) -> int:
-    # Chat formatting costs a few tokens a message; a strict schema is sent to
-    # the model as text and billed as prompt tokens.
-    n = 3 + sum(4 + tokenizer.count(m["content"]) for m in request.messages)
-    if request.response_format and request.response_format["type"] == "json_schema":
-        n += tokenizer.count(json.dumps(request.response_format["json_schema"]["schema"]))
-    return n
-
-
 def plan_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | None = None) -> PlanSummary:
     """What a run would do and cost, without calling a model or writing anything."""
     progress = progress or SilentProgress()
@@ -270,7 +260,7 @@ def plan_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | 
             summary.calls += 1
             if model == HEURISTIC:
                 continue
-            summary.prompt_tokens += _request_tokens(tokenizer, request)
+            summary.prompt_tokens += requests.prompt_tokens(tokenizer, request)
             guess = history if history is not None else 60 + chunk.n_tokens * 0.3
             summary.completion_tokens_estimate += int(min(guess, pipeline.model.max_completion_tokens))
     finally:

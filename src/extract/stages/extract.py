@@ -21,6 +21,7 @@ from extract.prompting import PromptTemplate, data_boundary
 from extract.providers import Provider
 from extract.schemas import TriageAnswer, triage_schema
 from extract.stages.chunk import Tokenizer, split_chunk
+from extract.stages.ratelimit import RateLimiter
 from extract.stages.retry import with_transport_retries
 from extract.stages.validate import AnswerError, align_quote, claim_problem, parse_triage, resolve_citation
 from extract.store import Database
@@ -96,6 +97,15 @@ class TriageRequests:
             messages[0]["content"] += "\n\nThe JSON schema of the answer:\n" + json.dumps(self.schema)
         return messages
 
+    def prompt_tokens(self, tokenizer: Tokenizer, request: ModelRequest) -> int:
+        """What the endpoint will count as prompt tokens, near enough to plan and pace by."""
+        # Chat formatting costs a few tokens a message; a strict schema is sent
+        # to the model as text and billed as prompt tokens.
+        n = 3 + sum(4 + tokenizer.count(m["content"]) for m in request.messages)
+        if request.response_format and request.response_format["type"] == "json_schema":
+            n += tokenizer.count(json.dumps(request.response_format["json_schema"]["schema"]))
+        return n
+
     def request(self, messages: list[dict[str, str]]) -> ModelRequest:
         return ModelRequest(
             job=JOB,
@@ -126,6 +136,7 @@ class ExtractJob:
     def __post_init__(self) -> None:
         # Observations and rejects are written in batches: they can always be
         # re-derived from the stored raw answers, which are committed one by one.
+        self.limiter = RateLimiter(self.pipeline.model.rpm, self.pipeline.model.tpm)
         self._observations: list[Observation] = []
         self._rejects: list[Reject] = []
         self.model = self.requests.model
@@ -137,14 +148,24 @@ class ExtractJob:
         if cached is not None:
             self.stats.cached += 1
             return cached
-        reply = await with_transport_retries(
-            lambda: self.provider.complete(request), retries=self.pipeline.model.max_retries, on_retry=self._retried
-        )
+        estimate = self.requests.prompt_tokens(self.tokenizer, request) + self._completion_estimate()
+
+        async def call() -> ModelReply:
+            await self.limiter.acquire(estimate)
+            return await self.provider.complete(request)
+
+        reply = await with_transport_retries(call, retries=self.pipeline.model.max_retries, on_retry=self._retried)
+        self.limiter.settle(estimate, reply.prompt_tokens + reply.completion_tokens)
         save_reply(self.db, request, reply, run_id=self.run_id, chunk_id=chunk.chunk_id, attempt=attempt)
         self.stats.calls += 1
         self.stats.prompt_tokens += reply.prompt_tokens
         self.stats.completion_tokens += reply.completion_tokens
         return reply
+
+    def _completion_estimate(self) -> int:
+        if self.stats.calls:
+            return self.stats.completion_tokens // self.stats.calls
+        return min(512, self.pipeline.model.max_completion_tokens)
 
     def _retried(self, exc: TransientModelError) -> None:
         self.stats.retries += 1
