@@ -15,11 +15,12 @@ from string import ascii_lowercase
 # An id needs an arXiv context (URL or `arXiv` prefix): a bare `2402.01035` or
 # a date like `2025.11.25` is not taken. Versions (`v2`) and `.pdf` are dropped.
 # Matched against lowercased text; every alternative starts with a literal so
-# the regex engine can skip ahead quickly on multi-megabyte records.
+# the regex engine can skip ahead quickly on multi-megabyte records; repeats
+# are bounded so that no input makes it backtrack quadratically.
 _NEW_ID = r"(?P<new>\d{4}\.\d{4,5})(?!\d)"
-_OLD_ID = r"(?P<old>[a-z][a-z-]*(?:\.[a-z]{2})?/\d{7})(?!\d)"
+_OLD_ID = r"(?P<old>[a-z][a-z-]{0,15}(?:\.[a-z]{2})?/\d{7})(?!\d)"
 _ARXIV = re.compile(
-    r"(?:arxiv(?:\.org/(?:abs|pdf|html|format)/|[ \t]*[:：]?[ \t]*)"
+    r"(?:arxiv(?:\.org/(?:abs|pdf|html|format)/|[ \t]{0,3}[:：]?[ \t]{0,3})"
     r"|huggingface\.co/papers/"
     r"|alphaxiv\.org/(?:abs|overview|pdf)/)"
     rf"(?:{_NEW_ID}|{_OLD_ID})"
@@ -68,16 +69,20 @@ def urls(text: str) -> tuple[str, ...]:
 
 
 def _strip_trailing(url: str) -> str:
-    while url:
-        last = url[-1]
+    opened = {closer: url.count(opener) for closer, opener in _CLOSERS.items()}
+    closed = {closer: url.count(closer) for closer in _CLOSERS}
+    end = len(url)
+    while end:
+        last = url[end - 1]
         if last in _URL_TRAILING:
-            url = url[:-1]
-        elif last in _CLOSERS and url.count(_CLOSERS[last]) < url.count(last):
+            end -= 1
+        elif last in _CLOSERS and opened[last] < closed[last]:
             # An unbalanced closer belongs to the text around the URL: `[x](url)`.
-            url = url[:-1]
+            closed[last] -= 1
+            end -= 1
         else:
             break
-    return url
+    return url[:end]
 
 
 def citation_key(title: str, arxiv: tuple[str, ...], text: str, taken: AbstractSet[str]) -> str:

@@ -24,10 +24,12 @@ from extract.models import RecordSpan
 TITLE_CHARS = 120
 
 # One regex for both fence markers and ATX headings, so fences are seen in order.
+# The heading text is taken greedily and its closing `#`s are removed in Python:
+# a lazy `.*?` before optional trailing groups backtracks quadratically on
+# lines with long runs of spaces.
 _MD_LINE = re.compile(
     r"^ {0,3}(?:(?P<fence>`{3,}|~{3,})(?P<info>.*)"
-    r"|(?P<hashes>#{1,6})(?:[ \t]+(?P<spaced>.*?)|(?P<tight>[^\s#].*?))"
-    r"(?:[ \t]+#+)?[ \t]*)$",
+    r"|(?P<hashes>#{1,6})(?:[ \t]+|(?=[^\s#]))(?P<title>.*))$",
     re.MULTILINE,
 )
 _SEPARATOR = re.compile(r"^[ \t]*\.{4,}[ \t]*$", re.MULTILINE)
@@ -92,11 +94,19 @@ def _headings(text: str) -> list[tuple[int, int, int, str]]:
             continue
         if fence is not None:
             continue
-        spaced = m.group("spaced")
-        title = (spaced if spaced is not None else m.group("tight")).strip()
+        title = _heading_title(m.group("title"))
         if title:
             found.append((m.start(), m.end(), len(m.group("hashes")), title))
     return found
+
+
+def _heading_title(raw: str) -> str:
+    """Heading text without the optional closing sequence (`## Title ##`)."""
+    title = raw.strip()
+    bare = title.rstrip("#")
+    if bare != title and (not bare or bare[-1] in " \t"):
+        title = bare.strip()
+    return title
 
 
 def _closes(fence: str, marker: str, info: str) -> bool:

@@ -1,0 +1,5 @@
+"""`python -m extract` runs the CLI."""
+
+from extract import main
+
+main()

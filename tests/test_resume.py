@@ -1,0 +1,96 @@
+"""A run killed with SIGKILL resumes: nothing answered is asked again, nothing is stored twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from fake_openai import FakeOpenAI, Reply
+
+from pipelines import chunk_data, first_sentence, run_cli, write_pipeline
+
+
+def _dump(directory: Path, n: int) -> Path:
+    dumps = directory / "dumps"
+    dumps.mkdir()
+    items = [
+        f"## Paper {i}\nPaper {i} shows that method {i} improves accuracy by {i}% on benchmark {i}.\n" for i in range(n)
+    ]
+    (dumps / "list.md").write_text("# List\n\n" + "\n".join(items), encoding="utf-8")
+    return dumps
+
+
+def _answer(request: dict[str, Any]) -> Reply:
+    quote = first_sentence(chunk_data(request))
+    claims = [
+        {
+            "text": f"About {quote[:40]}",
+            "stance": "consensus",
+            "domain": "training",
+            "tags": ["T"],
+            "topic": None,
+            "citations": [],
+            "quote": quote,
+        }
+    ]
+    return Reply(content=json.dumps({"claims": claims}), delay=0.05)
+
+
+def _observations(db: Path) -> list[tuple[Any, ...]]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute("SELECT obs_id, claim_id, char_start, char_end FROM observations ORDER BY obs_id").fetchall()
+
+
+def test_sigkill_mid_run_then_resume(isolated: Path) -> None:
+    dumps = _dump(isolated, 40)
+    with FakeOpenAI(_answer) as server:
+        pipeline = write_pipeline(isolated, base_url=server.base_url, inputs=[dumps])
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "extract", "run", str(pipeline), "--quiet"],
+            cwd=isolated,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while server.count() < 12 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        first_run = [chunk_data(r) for r in server.requests]
+        assert 12 <= len(first_run) < 40, "the kill must land mid-run"
+
+        db = isolated / "claims.duckdb"
+        with duckdb.connect(str(db), read_only=True) as con:
+            stored = {row[0] for row in con.execute("SELECT request_json FROM responses").fetchall()}
+        stored_chunks = {chunk_data(json.loads(r)) for r in stored}
+        assert stored_chunks, "some answers were committed before the kill"
+
+        result = run_cli("run", str(pipeline), "--json")
+        assert result.exit_code == 0, result.output
+        resumed = [chunk_data(r) for r in server.requests[len(first_run) :]]
+    # No chunk whose answer was stored is requested again.
+    assert not stored_chunks & set(resumed)
+    assert len(resumed) == 40 - len(stored_chunks)
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        statuses = [r[0] for r in con.execute("SELECT status FROM runs ORDER BY started_at").fetchall()]
+        dupes = con.execute("SELECT count(*) - count(DISTINCT obs_id) FROM observations").fetchone()
+    assert statuses == ["interrupted", "done"]
+    assert dupes == (0,)
+
+    # The same observations as a run that was never interrupted.
+    clean = isolated / "clean"
+    clean.mkdir()
+    with FakeOpenAI(_answer) as server:
+        pipeline = write_pipeline(clean, base_url=server.base_url, inputs=[dumps])
+        assert run_cli("run", str(pipeline), "--db", str(clean / "c.duckdb")).exit_code == 0
+    assert _observations(db) == _observations(clean / "c.duckdb")
