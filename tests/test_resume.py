@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from fake_openai import FakeOpenAI, Reply
 
+from fake_openai import FakeOpenAI, Reply
 from pipelines import chunk_data, first_sentence, run_cli, write_pipeline
 
 
