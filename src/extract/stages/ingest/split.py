@@ -52,7 +52,7 @@ def split_records(text: str, fmt: str) -> list[RecordSpan]:
     like plain text.
     """
     if fmt in ("md", "html"):
-        spans = _by_headings(text) or _body(text)
+        spans = _by_headings(text, min_count=1) or _body(text)
     else:
         spans = _by_separators(text) or _by_title_url(text) or _by_headings(text) or _body(text)
     if spans:
@@ -114,8 +114,10 @@ def _closes(fence: str, marker: str, info: str) -> bool:
     return marker[0] == fence[0] and len(marker) >= len(fence) and not info.strip()
 
 
-def _by_headings(text: str) -> list[RecordSpan]:
-    """One record per heading at the most frequent level (>= 2 of them).
+def _by_headings(text: str, min_count: int = 2) -> list[RecordSpan]:
+    """One record per heading at the most frequent level (>= 2 of them; in
+    markdown, where a heading is surely a heading, a lone one is enough and the
+    deepest level wins among single headings).
 
     Deeper headings stay inside their record; text before the first record is
     preamble. A shallower heading later on closes the current record and, if it
@@ -124,9 +126,12 @@ def _by_headings(text: str) -> list[RecordSpan]:
     heads = _headings(text)
     counts = Counter(level for _, _, level, _ in heads)
     eligible = [(n, -level) for level, n in counts.items() if n >= 2]
-    if not eligible:
+    if eligible:
+        level = -max(eligible)[1]  # most frequent; ties go to the shallower level
+    elif heads and min_count == 1:
+        level = max(counts)
+    else:
         return []
-    level = -max(eligible)[1]  # most frequent; ties go to the shallower level
     bounds = [h for h in heads if h[2] <= level]
     first = next(k for k, h in enumerate(bounds) if h[2] == level)
     spans: list[RecordSpan | None] = []
