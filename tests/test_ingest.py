@@ -413,6 +413,13 @@ def test_jsonl_custom_field_and_bad_lines(tmp_path: Path) -> None:
     assert doc.warnings[2].startswith("line 6:")
 
 
+def test_jsonl_escapes_cannot_smuggle_unencodable_text(tmp_path: Path) -> None:
+    path = _write(tmp_path, "x.jsonl", '{"text": "lone \\ud800 surrogate and \\u0000 nul"}\n')
+    doc = ingest_file(path)
+    assert doc.document.text == "lone \ufffd surrogate and \ufffd nul"
+    doc.document.text.encode("utf-8")
+
+
 # ---------------------------------------------------------------- splitting
 
 
@@ -432,6 +439,9 @@ def test_txt_separator_style_is_detected_generally() -> None:
     spans = split_records(text, "txt")
     assert [s.title for s in spans] == ["One", "Two"]
     assert "# code comment" in text[spans[0].char_start : spans[0].char_end]
+    # A `# comment` line is never an item title, even as the first `#` line of a block.
+    text = "#One\nbody\n....\n# note: not a title\n#Two\nbody two\n....\n#Three\nx\n"
+    assert [s.title for s in split_records(text, "txt")] == ["One", "Two", "Three"]
 
 
 def test_text_without_structure_is_one_record() -> None:
@@ -442,3 +452,37 @@ def test_text_without_structure_is_one_record() -> None:
     (span,) = split_records(only_chrome, "md")
     assert only_chrome[span.char_start : span.char_end] == "Menu\nHome"
     assert split_records("  \n ", "txt") == []
+
+
+# ---------------------------------------------------------------- adversarial input
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("spaces.md", "# a" + " " * 1_000_000 + "b\n## c\n## d\n"),
+        ("lines.txt", "a\n" * 1_000_000),
+        ("arxiv.txt", "arxiv" + " " * 1_000_000 + "arxiv" * 200_000),
+        ("parens.txt", "https://a.org/" + ")" * 500_000),
+        ("tags.html", "<a" * 300_000),
+        ("comments.html", "<!--" * 300_000),
+    ],
+)
+def test_adversarial_inputs_stay_linear(tmp_path: Path, name: str, text: str) -> None:
+    path = _write(tmp_path, name, text)
+    started = time.perf_counter()
+    doc = ingest_file(path)
+    assert time.perf_counter() - started < 5.0
+    assert doc.records
+
+
+def test_many_records_sharing_a_key_stay_fast(tmp_path: Path) -> None:
+    block = "Same Title\nhttps://arxiv.org/abs/2402.01035\nBody.\n\n"
+    path = _write(tmp_path, "same.txt", block * 10_000)
+    started = time.perf_counter()
+    doc = ingest_file(path)
+    assert time.perf_counter() - started < 5.0
+    keys = [r.citation_key for r in doc.records]
+    assert len(keys) == 10_000 == len(set(keys))
+    assert keys[:3] == ["Same2024Title", "Same2024Titlea", "Same2024Titleb"]
+    assert keys[27] == "Same2024Titleaa"

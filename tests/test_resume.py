@@ -94,3 +94,33 @@ def test_sigkill_mid_run_then_resume(isolated: Path) -> None:
         pipeline = write_pipeline(clean, base_url=server.base_url, inputs=[dumps])
         assert run_cli("run", str(pipeline), "--db", str(clean / "c.duckdb")).exit_code == 0
     assert _observations(db) == _observations(clean / "c.duckdb")
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(isolated: Path) -> None:
+    dumps = _dump(isolated, 30)
+    with FakeOpenAI(_answer) as server:
+        pipeline = write_pipeline(isolated, base_url=server.base_url, inputs=[dumps])
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "extract", "run", str(pipeline), "--quiet"],
+            cwd=isolated,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while server.count() < 8 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        asked = server.count()
+    assert proc.returncode == 130
+    assert "Traceback" not in err and "run the same command again to resume" in err
+    with duckdb.connect(str(isolated / "claims.duckdb"), read_only=True) as con:
+        status = con.execute("SELECT status FROM runs").fetchall()
+        stored = con.execute("SELECT count(*) FROM responses").fetchone()
+        observed = con.execute("SELECT count(*) FROM observations").fetchone()
+    assert status == [("interrupted",)]
+    assert stored is not None and observed is not None
+    assert 0 < stored[0] <= asked and observed[0] == stored[0]  # every stored answer's claims were kept

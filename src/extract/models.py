@@ -6,6 +6,7 @@ Model-facing schemas (what a model must answer) live in `extract.schemas`.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -82,6 +83,11 @@ class ModelRequest:
         return body
 
     def request_hash(self) -> str:
+        return self._hash
+
+    @functools.cached_property
+    def _hash(self) -> str:
+        # Hashing the canonical body (with its schema) is not free; once per request.
         return sha256_json({"prompt_hash": self.prompt_hash, "body": self.body()})
 
 

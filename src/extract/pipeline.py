@@ -306,14 +306,16 @@ def _ingest_and_chunk(
         summary.documents += 1
         summary.records += len(ingested.records)
         next_idx = 0
+        doc_chunks: list[Chunk] = []
         for record in ingested.records:
             chunks = chunk_record(
                 doc.text, record, tokenizer, pipeline.chunking.max_tokens, pipeline.chunking.overlap_tokens, next_idx
             )
             next_idx += len(chunks)
-            if db is not None and run_id is not None:
-                save_chunks(db, chunks, tokenizer.name)
+            doc_chunks.extend(chunks)
             work.extend((c, record, doc) for c in chunks)
+        if db is not None and run_id is not None:
+            save_chunks(db, doc_chunks, tokenizer.name)
     summary.chunks = len(work)
     return work
 

@@ -29,7 +29,7 @@ from extract.store.db import now
 from extract.store.documents import save_chunks
 from extract.store.observations import save_observations
 from extract.store.rejects import save_rejects
-from extract.store.responses import cached_reply, save_reply
+from extract.store.responses import ReplyWriter, cached_reply, known_request_hashes
 
 JOB = "ref_triage"
 MAX_SPLIT_DEPTH = 3
@@ -137,6 +137,9 @@ class ExtractJob:
         # Observations and rejects are written in batches: they can always be
         # re-derived from the stored raw answers, which are committed one by one.
         self.limiter = RateLimiter(self.pipeline.model.rpm, self.pipeline.model.tpm)
+        self.writer = ReplyWriter(self.db)
+        # Looking a hash up in memory first spares a query per new request.
+        self.known = known_request_hashes(self.db)
         self._observations: list[Observation] = []
         self._rejects: list[Reject] = []
         self.model = self.requests.model
@@ -144,11 +147,15 @@ class ExtractJob:
 
     async def reply(self, request: ModelRequest, chunk: Chunk, attempt: int) -> ModelReply:
         """From the cache, or from the model and then straight into the database."""
-        cached = cached_reply(self.db, request.request_hash())
+        cached = cached_reply(self.db, request.request_hash()) if request.request_hash() in self.known else None
         if cached is not None:
             self.stats.cached += 1
             return cached
-        estimate = self.requests.prompt_tokens(self.tokenizer, request) + self._completion_estimate()
+        estimate = (
+            self.requests.prompt_tokens(self.tokenizer, request) + self._completion_estimate()
+            if self.limiter.counts_tokens
+            else 0
+        )
 
         async def call() -> ModelReply:
             await self.limiter.acquire(estimate)
@@ -156,7 +163,8 @@ class ExtractJob:
 
         reply = await with_transport_retries(call, retries=self.pipeline.model.max_retries, on_retry=self._retried)
         self.limiter.settle(estimate, reply.prompt_tokens + reply.completion_tokens)
-        save_reply(self.db, request, reply, run_id=self.run_id, chunk_id=chunk.chunk_id, attempt=attempt)
+        await self.writer.save(request, reply, run_id=self.run_id, chunk_id=chunk.chunk_id, attempt=attempt)
+        self.known.add(request.request_hash())
         self.stats.calls += 1
         self.stats.prompt_tokens += reply.prompt_tokens
         self.stats.completion_tokens += reply.completion_tokens

@@ -38,6 +38,10 @@ class RateLimiter:
         self._requests = _Cell(float(rpm)) if rpm else None
         self._tokens = _Cell(float(tpm)) if tpm else None
 
+    @property
+    def counts_tokens(self) -> bool:
+        return self._tokens is not None
+
     async def acquire(self, tokens: int) -> None:
         now = time.monotonic()
         start = now

@@ -5,10 +5,16 @@ It doubles as the response cache: a request whose hash is here is never sent aga
 
 from __future__ import annotations
 
+import asyncio
 import json
+from typing import Any
 
 from extract.models import ModelReply, ModelRequest
 from extract.store.db import Database, now
+
+
+def known_request_hashes(db: Database) -> set[str]:
+    return {row[0] for row in db.con.execute("SELECT request_hash FROM responses").fetchall()}
 
 
 def cached_reply(db: Database, request_hash: str) -> ModelReply | None:
@@ -30,33 +36,88 @@ def cached_reply(db: Database, request_hash: str) -> ModelReply | None:
     )
 
 
-def save_reply(
-    db: Database, request: ModelRequest, reply: ModelReply, *, run_id: str, chunk_id: str | None, attempt: int
-) -> str:
-    request_hash = request.request_hash()
-    db.con.execute(
-        "INSERT INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        [
-            request_hash,
-            run_id,
-            request.job,
-            request.model,
-            reply.endpoint_model,
-            request.prompt_name,
-            request.prompt_hash,
-            chunk_id,
-            attempt,
-            json.dumps(request.body(), ensure_ascii=False),
-            reply.raw_text,
-            reply.raw_json,
-            reply.finish_reason,
-            reply.prompt_tokens,
-            reply.completion_tokens,
-            reply.latency_ms,
-            now(),
-        ],
-    )
-    return request_hash
+RESPONSE_COLUMNS = (
+    "request_hash",
+    "run_id",
+    "job",
+    "model",
+    "endpoint_model",
+    "prompt_name",
+    "prompt_hash",
+    "chunk_id",
+    "attempt",
+    "request_json",
+    "raw_text",
+    "raw_json",
+    "finish_reason",
+    "prompt_tokens",
+    "completion_tokens",
+    "latency_ms",
+    "created_at",
+)
+
+
+def _row(request: ModelRequest, reply: ModelReply, run_id: str, chunk_id: str | None, attempt: int) -> list[Any]:
+    return [
+        request.request_hash(),
+        run_id,
+        request.job,
+        request.model,
+        reply.endpoint_model,
+        request.prompt_name,
+        request.prompt_hash,
+        chunk_id,
+        attempt,
+        json.dumps(request.body(), ensure_ascii=False),
+        reply.raw_text,
+        reply.raw_json,
+        reply.finish_reason,
+        reply.prompt_tokens,
+        reply.completion_tokens,
+        reply.latency_ms,
+        now(),
+    ]
+
+
+class ReplyWriter:
+    """Group commit for answers arriving together from concurrent calls.
+
+    `await writer.save(...)` returns once the answer is committed, so a caller
+    still parses only what is stored; answers that arrive within a couple of
+    milliseconds share one transaction instead of paying a commit each.
+    """
+
+    def __init__(self, db: Database, window: float = 0.002) -> None:
+        self.db = db
+        self.window = window
+        self._pending: list[tuple[list[Any], asyncio.Future[None]]] = []
+        self._committer: asyncio.Task[None] | None = None
+        self.commits = 0
+
+    async def save(
+        self, request: ModelRequest, reply: ModelReply, *, run_id: str, chunk_id: str | None, attempt: int
+    ) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((_row(request, reply, run_id, chunk_id, attempt), done))
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit())
+        await asyncio.shield(done)
+
+    async def _commit(self) -> None:
+        await asyncio.sleep(self.window)
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                self.db.insert_many("responses", RESPONSE_COLUMNS, [row for row, _ in batch], " ON CONFLICT DO NOTHING")
+            except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            self.commits += 1
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(None)
 
 
 def completion_history(db: Database, model: str) -> float | None:

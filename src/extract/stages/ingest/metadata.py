@@ -53,7 +53,7 @@ def arxiv_ids(text: str) -> tuple[str, ...]:
         else:
             archive, number = m.group("old").split("/")
             name, _, subject = archive.partition(".")
-            canonical = f"{name.lower()}.{subject.upper()}" if subject else name.lower()
+            canonical = f"{name}.{subject.upper()}" if subject else name
             seen.setdefault(f"{canonical}/{number}", None)
     return tuple(seen)
 
@@ -63,7 +63,7 @@ def urls(text: str) -> tuple[str, ...]:
     seen: dict[str, None] = {}
     for m in _URL.finditer(text):
         url = _strip_trailing(m.group(0))
-        if len(url) > len("https://") and "://" in url and url.split("://", 1)[1]:
+        if url.partition("://")[2]:  # not just a scheme left after stripping
             seen.setdefault(url, None)
     return tuple(seen)
 
@@ -85,7 +85,7 @@ def _strip_trailing(url: str) -> str:
     return url[:end]
 
 
-def citation_key(title: str, arxiv: tuple[str, ...], text: str, taken: AbstractSet[str]) -> str:
+def citation_key(title: str, arxiv_ids: tuple[str, ...], text: str, taken: AbstractSet[str]) -> str:
     """An `AuthorYearWord`-like key (`Limi2025Less`), unique against `taken`.
 
     First significant Latin word of the title, the year (from the first arXiv
@@ -93,10 +93,10 @@ def citation_key(title: str, arxiv: tuple[str, ...], text: str, taken: AbstractS
     significant word. Titles without a Latin word get `Rec` + 6 hex of their hash.
     Taken keys get a suffix `a`, `b`, ... Does not modify `taken`.
     """
-    return unique_key(base_key(title, arxiv, text), taken)[0]
+    return unique_key(base_key(title, arxiv_ids, text), taken)[0]
 
 
-def base_key(title: str, arxiv: tuple[str, ...], text: str) -> str:
+def base_key(title: str, arxiv_ids: tuple[str, ...], text: str) -> str:
     """`citation_key` before disambiguation."""
     words = [_cap(w) for w in _WORD.findall(title) if w.lower() not in STOPWORDS]
     if words:
@@ -104,7 +104,7 @@ def base_key(title: str, arxiv: tuple[str, ...], text: str) -> str:
     else:
         digest = hashlib.sha256(title.encode("utf-8")).hexdigest()
         first, second = f"Rec{digest[:6]}", ""
-    return f"{first}{_year(arxiv, text)}{second}"
+    return f"{first}{_year(arxiv_ids, text)}{second}"
 
 
 def unique_key(base: str, taken: AbstractSet[str], skip: int = 0) -> tuple[str, int]:

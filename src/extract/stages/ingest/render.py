@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from html import unescape
 from html.parser import HTMLParser
 
 from extract.models import RecordSpan
@@ -71,14 +72,14 @@ def render_jsonl(text: str, *, text_field: str, title_field: str) -> Rendered:
         if not isinstance(body, str):
             warnings.append(f"line {lineno}: no string field {text_field!r}; skipped")
             continue
-        body = normalise_text(body).strip()
+        body = _clean(body).strip()
         if not body:
             warnings.append(f"line {lineno}: field {text_field!r} is empty; skipped")
             continue
         raw_title = obj.get(title_field)
         title = ""
         if isinstance(raw_title, str):
-            title = " ".join(normalise_text(raw_title).split())
+            title = " ".join(_clean(raw_title).split())
         elif raw_title is not None:
             warnings.append(f"line {lineno}: field {title_field!r} is not a string; ignored")
         if title:
@@ -96,6 +97,15 @@ def render_jsonl(text: str, *, text_field: str, title_field: str) -> Rendered:
         parts.append(piece)
         pos += len(piece)
     return Rendered("".join(parts), spans, warnings)
+
+
+def _clean(value: str) -> str:
+    # JSON escapes can smuggle in what no decoded file contains: lone surrogates
+    # (unencodable as UTF-8) and NUL. Make both visible replacement characters.
+    return normalise_text(_UNSAFE.sub("\ufffd", value))
+
+
+_UNSAFE = re.compile(r"[\x00\ud800-\udfff]")
 
 
 # ---------------------------------------------------------------- HTML
@@ -130,15 +140,56 @@ _INLINE = frozenset(
 )  # fmt: skip
 _KNOWN = _SKIP | _VOID | _PARAGRAPH | _LINE | _CELL | _INLINE | frozenset(_HEADINGS)
 _SPACES = re.compile(r"\s+")
+_LABEL_PIECES = 64
 _EXTRA_BREAKS = re.compile(r"\n{3,}")
 
 
 def html_to_text(html: str) -> str:
     """Render an HTML page to markdown-like text (see the module docstring)."""
     parser = _TextRenderer()
-    parser.feed(html)
-    parser.close()
+    try:
+        parser.feed(_defuse(html))
+        parser.close()
+    except AssertionError:
+        # Python 3.11's parser still asserts on some malformed declarations.
+        return _strip_tags(html)
     return parser.result()
+
+
+# html.parser rescans to the end of the input for every construct it cannot
+# close, which is quadratic on junk like "<a<a<a..." or "<!--<!--...". Escape
+# such openers first so each one is read once, as text. A "<" with no ">"
+# before the next "<" is such an opener, except inside a quoted attribute
+# value (`alt="a<b"`): stray ones are only escaped when there are many, where
+# the few tags this could break matter less than an input that never finishes.
+_STRAY_LT = re.compile(r"<(?!!--)(?![^<>]*>)")
+_MAX_STRAY_LT = 64
+_CONDITIONAL = re.compile(r"<!\[(?!CDATA\[)[^<>]*>")  # IE `<![if ...]>` markers
+_TAG = re.compile(r"<[^<>]*>")
+
+
+def _defuse(html: str) -> str:
+    html = _CONDITIONAL.sub("", html)
+    if len(_STRAY_LT.findall(html)) > _MAX_STRAY_LT:
+        html = _STRAY_LT.sub("&lt;", html)
+    html = _escape_unclosed(html, "<!--", "-->")
+    return _escape_unclosed(html, "<![CDATA[", "]]>")
+
+
+def _escape_unclosed(html: str, opener: str, closer: str) -> str:
+    """Escape every `opener` after the last `closer`: none of them can close."""
+    last = html.rfind(closer)
+    cut = last + len(closer) if last >= 0 else 0
+    if opener not in html[cut:]:
+        return html
+    return html[:cut] + html[cut:].replace(opener, "&lt;" + opener[1:])
+
+
+def _strip_tags(html: str) -> str:
+    """Last-resort rendering (tags dropped, entities unescaped; scripts kept)."""
+    text = _TAG.sub(" ", html)
+    lines = (_SPACES.sub(" ", line).strip() for line in unescape(text).split("\n"))
+    return _EXTRA_BREAKS.sub("\n\n", "\n".join(lines)).strip("\n")
 
 
 class _TextRenderer(HTMLParser):
@@ -227,7 +278,8 @@ class _TextRenderer(HTMLParser):
         href, start = self._links.pop()
         if not href or not href.lower().startswith(("http://", "https://")):
             return
-        label = "".join(self._out[start:])
+        # Bounded look-back: unclosed nested links must not make this quadratic.
+        label = "".join(self._out[max(start, len(self._out) - _LABEL_PIECES) :])
         # Keep the target so URLs and arXiv ids in hrefs survive rendering.
         if href not in label:
             self._text(f" ({href})")

@@ -196,7 +196,8 @@ def _by_title_url(text: str) -> list[RecordSpan]:
     spans: list[RecordSpan | None] = []
     for k, (start, line_end) in enumerate(titles):
         end = titles[k + 1][0] if k + 1 < len(titles) else len(text)
-        spans.append(_span(text, start, end, text[start:line_end].strip()))
+        title = text[start:line_end].strip()
+        spans.append(_span(text, start, end, title.lstrip("#").strip() or title))
     return _collect(spans)
 
 
