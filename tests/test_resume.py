@@ -113,7 +113,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(isolated: Path) -> None:
         while server.count() < 8 and time.monotonic() < deadline:
             time.sleep(0.01)
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        _out, err = proc.communicate(timeout=30)
         asked = server.count()
     assert proc.returncode == 130
     assert "Traceback" not in err and "run the same command again to resume" in err
