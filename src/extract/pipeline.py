@@ -293,14 +293,10 @@ def _ingest_and_chunk(
                 existing_keys=existing,
                 taken_keys=taken,
             )
-        except OSError as exc:
-            skip = SkippedInput(str(path), "unreadable", exc.strerror or type(exc).__name__)
+        except (OSError, SkippedInput) as exc:
+            skip = exc if isinstance(exc, SkippedInput) else SkippedInput(str(path), "unreadable", str(exc.strerror))
             progress.notice(f"warning: {skip}")
             summary.skipped.append({"path": skip.path, "kind": skip.kind, "detail": skip.detail})
-            continue
-        except SkippedInput as exc:
-            progress.notice(f"warning: {exc}")
-            summary.skipped.append({"path": exc.path, "kind": exc.kind, "detail": exc.detail})
             continue
         for warning in getattr(ingested, "warnings", []):
             progress.notice(f"warning: {path}: {warning}")
