@@ -83,7 +83,7 @@ class Phase:
     def start(self, total: int) -> None:
         self.started, self.cpu_started = time.perf_counter(), time.process_time()
 
-    def advance(self, stats: dict[str, int]) -> None:
+    def advance(self, stats: dict[str, float | None]) -> None:
         self.ended, self.cpu_ended = time.perf_counter(), time.process_time()
 
 

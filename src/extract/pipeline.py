@@ -38,7 +38,7 @@ class Progress(Protocol):
 
     def start(self, total: int) -> None: ...
 
-    def advance(self, stats: dict[str, int]) -> None: ...
+    def advance(self, stats: dict[str, float | None]) -> None: ...
 
 
 class SilentProgress:
@@ -48,7 +48,7 @@ class SilentProgress:
     def start(self, total: int) -> None:
         return None
 
-    def advance(self, stats: dict[str, int]) -> None:
+    def advance(self, stats: dict[str, float | None]) -> None:
         return None
 
 
@@ -333,7 +333,9 @@ async def _extract_all(
     async def one(item: tuple[Chunk, Record, Document]) -> None:
         async with gate:
             await job.run_chunk(*item)
-            progress.advance(_stats(job))
+            stats: dict[str, float | None] = dict(_stats(job))
+            stats["cost_usd"] = _cost(job.pipeline, job.model, job.stats.prompt_tokens, job.stats.completion_tokens)
+            progress.advance(stats)
 
     try:
         tasks = [asyncio.create_task(one(item)) for item in work]

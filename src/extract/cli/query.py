@@ -43,7 +43,8 @@ def runs(db: Path | None, as_json: bool) -> None:
         click.echo(
             f"{r['run_id']}  {r['status']:<17} {r['started_at']}  model={r['model']}  prompts={prompts}\n"
             f"    docs {c.get('documents', 0)} records {c.get('records', 0)} chunks {c.get('chunks', 0)}"
-            f" calls {c.get('calls', 0)} cached {c.get('cached', 0)} re-asked {c.get('reasks', 0)}"
+            f" calls {c.get('calls', 0)} cached {c.get('cached', 0)} retried {c.get('retries', 0)}"
+            f" re-asked {c.get('reasks', 0)} split {c.get('splits', 0)}"
             f" failed {c.get('failed', 0)} observations {c.get('observations', 0)} rejects {c.get('rejects', 0)}"
             f" tokens {c.get('prompt_tokens', 0) + c.get('completion_tokens', 0)}"
             f" cost {'?' if c.get('cost_usd') is None else '$' + format(c['cost_usd'], '.4f')}"

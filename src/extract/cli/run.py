@@ -42,12 +42,14 @@ class BarProgress:
         self.task = self.bar.add_task("chunks", total=total, info="")
         self.bar.start()
 
-    def advance(self, stats: dict[str, int]) -> None:
+    def advance(self, stats: dict[str, float | None]) -> None:
         if self.bar is None or self.task is None:
             return
+        tokens = int((stats["prompt_tokens"] or 0) + (stats["completion_tokens"] or 0))
+        cost = stats.get("cost_usd")
         info = (
-            f"calls {stats['calls']} cached {stats['cached']} re-asked {stats['reasks']}"
-            f" rejects {stats['rejects']} tokens {stats['prompt_tokens'] + stats['completion_tokens']}"
+            f"calls {stats['calls']} cached {stats['cached']} retried {stats['retries']} re-asked {stats['reasks']}"
+            f" rejects {stats['rejects']} tokens {tokens} spend {'?' if cost is None else f'${cost:.4f}'}"
         )
         self.bar.update(self.task, advance=1, info=info)
 
@@ -64,7 +66,8 @@ def _print_summary(s: RunSummary) -> None:
     lines = [
         f"run {s.run_id}: {s.status} (model {s.model}, database {s.db})",
         f"  documents {s.documents}  records {s.records}  chunks {s.chunks}",
-        f"  calls {s.calls}  cached {s.cached}  re-asked {s.reasks}  failed {s.failed}",
+        f"  calls {s.calls}  cached {s.cached}  retried {s.retries}  re-asked {s.reasks}  split {s.splits}"
+        f"  failed {s.failed}",
         f"  observations {s.observations} (new)  claims {s.claims} (touched)  rejects {s.rejects}",
         f"  tokens {s.prompt_tokens + s.completion_tokens} (prompt {s.prompt_tokens},"
         f" completion {s.completion_tokens})  cost {_money(s.cost_usd)}",
