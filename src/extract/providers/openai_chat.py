@@ -47,18 +47,36 @@ def _retry_after(exc: Exception) -> float | None:
     return None
 
 
+def client_settings(settings: ModelSettings) -> tuple[str, str | None]:
+    """(API key, base URL) from the environment and the pipeline; the key is never echoed."""
+    base_url = settings.base_url or os.environ.get("OPENAI_BASE_URL")
+    api_key = os.environ.get(settings.api_key_env)
+    if not api_key:
+        if base_url is None:
+            raise ConfigError(
+                f"no API key: set {settings.api_key_env} (and OPENAI_BASE_URL for a non-OpenAI endpoint),"
+                " or use --model heuristic"
+            )
+        # Local servers (vLLM, Ollama, llama.cpp) accept any key; the SDK insists on one.
+        api_key = "no-key"
+    return api_key, base_url
+
+
+def classify(exc: Exception, base_url: str) -> TransientModelError | TerminalModelError:
+    """An SDK error as a transient (retry) or terminal (stop) error with one line of text."""
+    if isinstance(exc, openai.APIStatusError):
+        message = f"HTTP {exc.status_code} from {base_url}: {_one_line(exc)}"
+        if exc.status_code >= 500 or exc.status_code in (408, 409, 429):
+            return TransientModelError(message, retry_after=_retry_after(exc))
+        return TerminalModelError(message)
+    if isinstance(exc, openai.APIResponseValidationError):
+        return TransientModelError(f"malformed answer from {base_url}: {_one_line(exc)}")
+    return TransientModelError(f"{type(exc).__name__} from {base_url}: {_one_line(exc)}")
+
+
 class OpenAIChat:
     def __init__(self, settings: ModelSettings) -> None:
-        base_url = settings.base_url or os.environ.get("OPENAI_BASE_URL")
-        api_key = os.environ.get(settings.api_key_env)
-        if not api_key:
-            if base_url is None:
-                raise ConfigError(
-                    f"no API key: set {settings.api_key_env} (and OPENAI_BASE_URL for a non-OpenAI endpoint),"
-                    " or use --model heuristic"
-                )
-            # Local servers (vLLM, Ollama, llama.cpp) accept any key; the SDK insists on one.
-            api_key = "no-key"
+        api_key, base_url = client_settings(settings)
         self._client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, timeout=settings.timeout, max_retries=0)
         self.base_url = str(self._client.base_url)
 
@@ -73,23 +91,8 @@ class OpenAIChat:
                 messages=list(request.messages),  # type: ignore[arg-type]
                 **kwargs,
             )
-        except (
-            openai.RateLimitError,
-            openai.InternalServerError,
-            openai.APITimeoutError,
-            openai.APIConnectionError,
-        ) as exc:
-            raise TransientModelError(
-                f"{type(exc).__name__} from {self.base_url}: {_one_line(exc)}", retry_after=_retry_after(exc)
-            ) from exc
-        except openai.APIStatusError as exc:
-            if exc.status_code >= 500 or exc.status_code in (408, 409, 429):
-                raise TransientModelError(
-                    f"HTTP {exc.status_code} from {self.base_url}: {_one_line(exc)}", retry_after=_retry_after(exc)
-                ) from exc
-            raise TerminalModelError(f"HTTP {exc.status_code} from {self.base_url}: {_one_line(exc)}") from exc
-        except openai.APIResponseValidationError as exc:
-            raise TransientModelError(f"malformed answer from {self.base_url}: {_one_line(exc)}") from exc
+        except openai.OpenAIError as exc:
+            raise classify(exc, self.base_url) from exc
         latency_ms = int((time.monotonic() - started) * 1000)
         choice = completion.choices[0] if completion.choices else None
         usage = completion.usage

@@ -145,6 +145,36 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "002_batches",
+        """
+        CREATE TABLE batches (
+            batch_id VARCHAR PRIMARY KEY,
+            run_id VARCHAR NOT NULL,
+            endpoint VARCHAR NOT NULL,        -- the base URL it was sent to
+            input_file_id VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,          -- the endpoint's status, or 'collected'
+            n_requests INTEGER NOT NULL,
+            n_completed INTEGER NOT NULL DEFAULT 0,
+            n_failed INTEGER NOT NULL DEFAULT 0,
+            error VARCHAR,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE batch_requests (
+            request_hash VARCHAR NOT NULL,
+            batch_id VARCHAR NOT NULL,
+            job VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,
+            prompt_name VARCHAR NOT NULL,
+            prompt_hash VARCHAR NOT NULL,
+            chunk_id VARCHAR,
+            attempt INTEGER NOT NULL,
+            request_json VARCHAR NOT NULL,
+            PRIMARY KEY (request_hash, batch_id)
+        );
+        """,
+    ),
 ]
 
 
