@@ -40,7 +40,7 @@ def test_a_5mb_single_line_is_chunked_and_extracted(isolated: Path) -> None:
     (dumps / "huge.txt").write_text(sentence * (5_000_000 // len(sentence)), encoding="utf-8")
     pipeline = write_pipeline(isolated, inputs=[dumps], model="heuristic")
     result = run_cli("run", str(pipeline), "--json")
-    summary = json.loads(result.output)
+    summary = json.loads(result.stdout)
     assert result.exit_code == 0, result.output
     assert summary["records"] == 1 and summary["chunks"] > 500
     with duckdb.connect(str(isolated / "claims.duckdb"), read_only=True) as con:

@@ -24,22 +24,22 @@ def demo_db(isolated: Path) -> Path:
 
 
 def test_demo_run_then_runs_claims_show(demo_db: Path) -> None:
-    runs = json.loads(run_cli("runs", "--json").output)
+    runs = json.loads(run_cli("runs", "--json").stdout)
     assert len(runs) == 1 and runs[0]["status"] == "done" and runs[0]["model"] == "heuristic"
     assert set(runs[0]["prompts"]) == {"ref_triage"}
-    claims = json.loads(run_cli("claims", "--json").output)
+    claims = json.loads(run_cli("claims", "--json").stdout)
     assert len(claims) == runs[0]["counts"]["claims"] > 5
     for c in claims:
         assert c["claim_id"] == claim_id(c["text"])  # the documented id scheme
-    contested = json.loads(run_cli("claims", "--stance", "contested", "--json").output)
+    contested = json.loads(run_cli("claims", "--stance", "contested", "--json").stdout)
     assert contested and all(c["stance"] == "contested" for c in contested)
     assert len(contested) < len(claims)
-    found = json.loads(run_cli("claims", "--search", "flashattention", "--json").output)
+    found = json.loads(run_cli("claims", "--search", "flashattention", "--json").stdout)
     assert found and all("flashattention" in c["text"].lower() for c in found)
-    topic = json.loads(run_cli("claims", "--topic", "attention-kernels", "--json").output)
+    topic = json.loads(run_cli("claims", "--topic", "attention-kernels", "--json").stdout)
     assert topic and all("attention-kernels" in c["topics"] for c in topic)
 
-    shown = json.loads(run_cli("show", found[0]["claim_id"], "--json").output)
+    shown = json.loads(run_cli("show", found[0]["claim_id"], "--json").stdout)
     obs = shown["observations"][0]
     for key in (
         "run_id",
@@ -103,7 +103,7 @@ def test_export_observations_and_documents(demo_db: Path, isolated: Path) -> Non
         "alignment",
     }
     assert rows and all(required <= set(r) for r in rows)
-    docs = {d["sha256"]: d["text"] for d in map(json.loads, run_cli("export", "documents").output.splitlines())}
+    docs = {d["sha256"]: d["text"] for d in map(json.loads, run_cli("export", "documents").stdout.splitlines())}
     for r in rows:
         assert docs[r["doc_sha256"]][r["char_start"] : r["char_end"]] == r["quote"]
     for fmt in ("csv", "parquet"):

@@ -69,7 +69,7 @@ def test_run_through_the_sdk_grounds_quotes_and_rejects_fabricated_ones(isolated
         result = run_cli("run", str(pipeline), "--json", env={"OPENAI_API_KEY": SECRET})
         calls = server.count()
         requests = list(server.requests)
-    summary = json.loads(result.output)
+    summary = json.loads(result.stdout)
     assert result.exit_code == 1, result.output  # finished with rejects
     assert summary["chunks"] == calls > 0
     assert summary["calls"] == calls and summary["cached"] == 0
@@ -109,7 +109,7 @@ def test_second_run_makes_zero_calls_and_adds_nothing(isolated: Path) -> None:
         second = run_cli("run", str(pipeline), "--json")
         assert server.count() == after_first
     assert first.exit_code == 0 and second.exit_code == 0, second.output
-    s1, s2 = json.loads(first.output), json.loads(second.output)
+    s1, s2 = json.loads(first.stdout), json.loads(second.stdout)
     assert s2["calls"] == 0 and s2["cached"] == s1["calls"] == after_first
     assert s2["observations"] == 0
     db = isolated / "claims.duckdb"
@@ -168,7 +168,7 @@ def test_reask_recovers_from_a_schema_violation(isolated: Path) -> None:
         pipeline = write_pipeline(isolated, base_url=server.base_url, inputs=[dumps])
         result = run_cli("run", str(pipeline), "--json")
     assert "schema_violation" in seen[1]["messages"][-1]["content"]
-    summary = json.loads(result.output)
+    summary = json.loads(result.stdout)
     assert result.exit_code == 0, result.output
     assert summary["reasks"] == 1 and summary["calls"] == 2 and summary["observations"] == 1
     assert summary["rejects"] == 0
@@ -251,12 +251,12 @@ def test_failed_calls_are_recorded_and_retried_next_run(isolated: Path) -> None:
     with FakeOpenAI(script=[Reply(status=503, content="overloaded")]) as server:
         pipeline = write_pipeline(isolated, base_url=server.base_url, inputs=[dumps])
         result = run_cli("run", str(pipeline), "--json")
-        assert result.exit_code == 1 and json.loads(result.output)["failed"] == 1
+        assert result.exit_code == 1 and json.loads(result.stdout)["failed"] == 1
     with FakeOpenAI(grounded) as server:
         pipeline = write_pipeline(isolated, base_url=server.base_url, inputs=[dumps])
         result = run_cli("run", str(pipeline), "--json")
         assert server.count() == 1  # the failure was not cached as an answer
-    assert json.loads(result.output)["observations"] == 1
+    assert json.loads(result.stdout)["observations"] == 1
 
 
 def test_json_object_mode_sends_the_schema_in_the_instructions(isolated: Path) -> None:
@@ -307,14 +307,14 @@ def test_plan_calls_nothing_and_predicts_the_run(isolated: Path) -> None:
         pipeline = write_pipeline(
             isolated, base_url=server.base_url, extra='[prices."gpt-test"]\ninput = 1.0\noutput = 2.0\n'
         )
-        planned = json.loads(run_cli("plan", str(pipeline), "--json").output)
+        planned = json.loads(run_cli("plan", str(pipeline), "--json").stdout)
         assert server.count() == 0 and not (isolated / "claims.duckdb").exists()
-        run = json.loads(run_cli("run", str(pipeline), "--json").output)
+        run = json.loads(run_cli("run", str(pipeline), "--json").stdout)
         assert planned["calls"] == run["calls"] == server.count() > 0
         assert planned["prompt_tokens"] > 0 and planned["cost_usd_estimate"] > 0
         expected = (run["prompt_tokens"] * 1.0 + run["completion_tokens"] * 2.0) / 1e6
         assert run["cost_usd"] == pytest.approx(expected, abs=1e-6)
-        again = json.loads(run_cli("plan", str(pipeline), "--json").output)
+        again = json.loads(run_cli("plan", str(pipeline), "--json").stdout)
         assert again["calls"] == 0 and again["cached"] == run["chunks"]
         assert server.count() == run["calls"]
 
@@ -336,7 +336,7 @@ def test_transport_faults_are_retried_honouring_retry_after(isolated: Path) -> N
         pipeline = write_pipeline(isolated, base_url=server.base_url, inputs=[dumps], model_extra="max_retries = 4")
         pipeline.write_text(pipeline.read_text().replace("max_retries = 0\n", ""))
         result = run_cli("run", str(pipeline), "--json")
-    summary = json.loads(result.output)
+    summary = json.loads(result.stdout)
     assert result.exit_code == 0, result.output
     assert summary["retries"] == 3 and summary["calls"] == 1 and summary["observations"] == 1
     assert len(seen) == 4
@@ -360,7 +360,7 @@ def test_truncated_answer_splits_the_chunk_instead_of_reasking(isolated: Path) -
     with FakeOpenAI(answer) as server:
         pipeline = write_pipeline(isolated, base_url=server.base_url, inputs=[dumps])
         result = run_cli("run", str(pipeline), "--json")
-    summary = json.loads(result.output)
+    summary = json.loads(result.stdout)
     assert result.exit_code == 0, result.output
     assert summary["splits"] == 1 and summary["reasks"] == 0 and summary["observations"] == 2
     assert len(seen) == 3

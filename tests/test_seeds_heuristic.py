@@ -26,13 +26,13 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, seeds_dir: Path) -> tuple[P
         args += ["--input", str(seeds_dir / name)]
     result = run_cli(*args)
     assert result.exit_code == 0, result.output
-    return db, json.loads(result.output), " ".join(args)
+    return db, json.loads(result.stdout), " ".join(args)
 
 
 def _export(db: Path, table: str) -> list[dict[str, object]]:
     result = run_cli("export", table, "--format", "jsonl", "--db", str(db))
     assert result.exit_code == 0, result.output
-    return [json.loads(line) for line in result.output.splitlines()]
+    return [json.loads(line) for line in result.stdout.splitlines()]
 
 
 def test_seed_dumps_split_into_the_right_records(seeded: tuple[Path, dict[str, object], str]) -> None:
@@ -65,7 +65,7 @@ def test_rerun_is_free_and_keeps_claim_ids(seeded: tuple[Path, dict[str, object]
     db, summary, command = seeded
     before = sorted(str(c["claim_id"]) for c in _export(db, "claims"))
     result = run_cli(*command.split(" "))
-    again = json.loads(result.output)
+    again = json.loads(result.stdout)
     assert again["calls"] == 0 and again["cached"] == summary["chunks"]
     assert again["observations"] == 0
     assert sorted(str(c["claim_id"]) for c in _export(db, "claims")) == before

@@ -14,16 +14,21 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from extract.config import HEURISTIC, Pipeline
-from extract.errors import InputError, SkippedInput, TerminalModelError
+from extract.errors import ConfigError, InputError, SkippedInput, TerminalModelError
 from extract.models import Chunk, Document, Record
 from extract.prompting import load_prompt
 from extract.providers import Provider
 from extract.providers.heuristic import Heuristic
+from extract.providers.openai_batch import OpenAIBatches
 from extract.providers.openai_chat import OpenAIChat
+from extract.stages.batch import Collected
+from extract.stages.batch import collect as collect_batches
+from extract.stages.batch import submit as submit_batches
 from extract.stages.chunk import OFFLINE_ENCODING, Tokenizer, chunk_record, load_tokenizer
 from extract.stages.extract import ExtractJob, TriageRequests
 from extract.stages.ingest import ingest_file
 from extract.store import Database, open_database
+from extract.store.batches import list_batches, open_batches, update_batch
 from extract.store.claims import refresh_claims
 from extract.store.documents import citation_keys, record_lookup, save_chunks, save_document, save_records
 from extract.store.responses import cached_reply, completion_history
@@ -58,6 +63,7 @@ class RunOptions:
     model: str | None = None
     limit: int | None = None
     db: Path | None = None
+    batch: bool = False
 
 
 @dataclass
@@ -93,6 +99,9 @@ class RunSummary(InputCounts):
     reasks: int = 0
     retries: int = 0
     splits: int = 0
+    deferred: int = 0
+    batches_submitted: int = 0
+    batch_answers: int = 0
     failed: int = 0
     observations: int = 0
     claims: int = 0
@@ -181,7 +190,7 @@ def _run_row(db: Database, summary: RunSummary, pipeline: Pipeline, prompts: dic
         summary.status = "interrupted"
         finish_run(db, summary.run_id, status="interrupted", counts=summary.as_dict(), skipped=summary.skipped)
         raise
-    summary.status = "done_with_rejects" if summary.exit_code else "done"
+    summary.status = "done_with_rejects" if summary.exit_code else ("batch_pending" if summary.deferred else "done")
     finish_run(db, summary.run_id, status=summary.status, counts=summary.as_dict(), skipped=summary.skipped)
 
 
@@ -189,6 +198,8 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
     """Run every stage over the inputs; the run row records the outcome whatever happens."""
     progress = progress or SilentProgress()
     model = options.model or pipeline.model.name
+    if options.batch and model == HEURISTIC:
+        raise ConfigError("--batch needs a real endpoint; the heuristic model answers at once anyway")
     files = expand_inputs(options.inputs or pipeline.inputs)
     prompt = load_prompt(pipeline.prompts, "ref_triage")
     provider = _make_provider(pipeline, model)
@@ -203,6 +214,8 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
             progress.notice(f"{stale} earlier run(s) left unfinished are marked interrupted")
         summary = RunSummary(run_id=new_run_id(), model=model, db=str(db_path))
         with _run_row(db, summary, pipeline, {prompt.name: prompt.content_hash}):
+            if model != HEURISTIC and open_batches(db):
+                summary.batch_answers = _collect(db, pipeline, progress).answers
             work = _ingest_and_chunk(db, pipeline, files, summary, tokenizer, progress, run_id=summary.run_id)
             if options.limit is not None:
                 work = work[: options.limit]
@@ -216,12 +229,58 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
                 citation_keys=keys,
                 arxiv_records=arxiv,
                 tokenizer=tokenizer,
+                batch_mode=options.batch,
             )
             progress.start(len(work))
             asyncio.run(_extract_all(job, work, pipeline.model.concurrency, progress, summary))
+            summary.deferred = job.stats.deferred
+            if job.deferred:
+                summary.batches_submitted, sent = submit_batches(
+                    db, OpenAIBatches(pipeline.model), summary.run_id, job.deferred
+                )
+                progress.notice(
+                    f"sent {sent} request(s) in {summary.batches_submitted} batch(es); collect the"
+                    " answers later with `extract batch collect` or by running the same command again"
+                )
             summary.claims = refresh_claims(db, job.stats.claim_ids)
             summary.cost_usd = _cost(pipeline, model, summary.prompt_tokens, summary.completion_tokens)
     return summary
+
+
+def _collect(db: Database, pipeline: Pipeline, progress: Progress) -> Collected:
+    collected = collect_batches(db, OpenAIBatches(pipeline.model))
+    for message in collected.messages:
+        progress.notice(f"warning: {message}")
+    if collected.answers or collected.still_running:
+        progress.notice(
+            f"batches: {collected.answers} answer(s) collected, {collected.still_running} batch(es) still running"
+        )
+    return collected
+
+
+def collect_pipeline_batches(pipeline: Pipeline, db_path: Path, progress: Progress | None = None) -> Collected:
+    """`extract batch collect`: bring finished batches' answers into the cache."""
+    with open_database(db_path) as db:
+        return _collect(db, pipeline, progress or SilentProgress())
+
+
+def batch_overview(pipeline: Pipeline, db_path: Path) -> list[dict[str, Any]]:
+    """`extract batch status`: every batch, open ones refreshed from the endpoint."""
+    with open_database(db_path) as db:
+        if open_batches(db):
+            client = OpenAIBatches(pipeline.model)
+            for batch in open_batches(db):
+                state = client.state(batch["batch_id"])
+                if state.status != "completed":
+                    update_batch(
+                        db,
+                        state.batch_id,
+                        status=state.status,
+                        completed=state.completed,
+                        failed=state.failed,
+                        error=state.errors,
+                    )
+        return list_batches(db)
 
 
 def _cost(pipeline: Pipeline, model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
@@ -361,6 +420,7 @@ def _stats(job: ExtractJob) -> dict[str, int]:
         "reasks": s.reasks,
         "retries": s.retries,
         "splits": s.splits,
+        "deferred": s.deferred,
         "failed": s.failed,
         "observations": s.observations,
         "rejects": job.rejects_so_far,

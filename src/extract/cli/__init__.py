@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from extract import __version__
+from extract.cli.batch import batch
 from extract.cli.export import export
 from extract.cli.query import claims, runs, show
 from extract.cli.run import plan, run
@@ -30,7 +31,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-for command in (run, plan, runs, claims, show, export):
+for command in (run, plan, runs, claims, show, export, batch):
     cli.add_command(command)
 
 

@@ -76,6 +76,11 @@ def _print_summary(s: RunSummary) -> None:
         lines.append(
             f"  skipped {len(s.skipped)} file(s): " + ", ".join(f"{x['path']} ({x['kind']})" for x in s.skipped)
         )
+    if s.deferred:
+        lines.append(
+            f"  batch: {s.deferred} request(s) waiting in {s.batches_submitted} new batch(es);"
+            " run the same command again later to collect them"
+        )
     if s.rejects:
         lines.append("  see them with: extract export rejects --format jsonl")
     click.echo("\n".join(lines))
@@ -93,6 +98,7 @@ def _print_summary(s: RunSummary) -> None:
 @click.option("--model", help="Model name, e.g. gpt-4o-mini, or 'heuristic' for the offline baseline.")
 @click.option("--limit", type=click.IntRange(min=1), help="Extract at most N chunks (for a quick try).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or notices (warnings still show).")
+@click.option("--batch", is_flag=True, help="Send uncached requests through the Batch API instead of waiting.")
 @db_option
 @json_option
 @handle_errors
@@ -102,6 +108,7 @@ def run(
     model: str | None,
     limit: int | None,
     quiet: bool,
+    batch: bool,
     db: Path | None,
     as_json: bool,
 ) -> None:
@@ -117,6 +124,8 @@ def run(
       extract run pipelines/papers.toml --input dumps/ --model heuristic
       OPENAI_BASE_URL=http://localhost:8000/v1 extract run pipelines/papers.toml \\
           --input reading_list.txt --model Qwen/Qwen2.5-7B-Instruct
+      extract run pipelines/papers.toml --input dumps/ --batch   # then later:
+      extract run pipelines/papers.toml --input dumps/           # collects, validates, merges
     """
     import os
 
@@ -124,7 +133,8 @@ def run(
     chosen = model or os.environ.get("EXTRACT_MODEL") or None
     progress = BarProgress(quiet=quiet or as_json)
     try:
-        summary = run_pipeline(pipeline, RunOptions(inputs=list(inputs), model=chosen, limit=limit, db=db), progress)
+        options = RunOptions(inputs=list(inputs), model=chosen, limit=limit, db=db, batch=batch)
+        summary = run_pipeline(pipeline, options, progress)
     except KeyboardInterrupt:
         progress.stop()
         fail("interrupted; what was answered is stored: run the same command again to resume", 130)

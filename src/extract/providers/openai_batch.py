@@ -15,7 +15,6 @@ from extract.models import ModelReply
 from extract.providers.openai_chat import classify, client_settings
 
 
-
 @dataclass(frozen=True)
 class BatchState:
     batch_id: str

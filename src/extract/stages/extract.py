@@ -25,6 +25,7 @@ from extract.stages.ratelimit import RateLimiter
 from extract.stages.retry import with_transport_retries
 from extract.stages.validate import AnswerError, align_quote, claim_problem, parse_triage, resolve_citation
 from extract.store import Database
+from extract.store.batches import PendingRequest, pending_request_hashes
 from extract.store.db import now
 from extract.store.documents import save_chunks
 from extract.store.observations import save_observations
@@ -35,6 +36,10 @@ JOB = "ref_triage"
 MAX_SPLIT_DEPTH = 3
 
 
+class _Deferred(Exception):
+    """Batch mode: the request goes into the next batch instead of being sent now."""
+
+
 @dataclass
 class ExtractStats:
     chunks: int = 0
@@ -43,6 +48,7 @@ class ExtractStats:
     reasks: int = 0
     retries: int = 0
     splits: int = 0
+    deferred: int = 0
     failed: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -132,6 +138,7 @@ class ExtractJob:
     tokenizer: Tokenizer
     stats: ExtractStats = field(default_factory=ExtractStats)
     flush_every: int = 500
+    batch_mode: bool = False
 
     def __post_init__(self) -> None:
         # Observations and rejects are written in batches: they can always be
@@ -140,8 +147,10 @@ class ExtractJob:
         self.writer = ReplyWriter(self.db)
         # Looking a hash up in memory first spares a query per new request.
         self.known = known_request_hashes(self.db)
+        self.waiting = pending_request_hashes(self.db)
         self._observations: list[Observation] = []
         self._rejects: list[Reject] = []
+        self.deferred: list[PendingRequest] = []
         self.model = self.requests.model
         self.prompt = self.requests.prompt
 
@@ -151,6 +160,11 @@ class ExtractJob:
         if cached is not None:
             self.stats.cached += 1
             return cached
+        if request.request_hash() in self.waiting:
+            raise _Deferred  # already in an open batch: never paid for twice
+        if self.batch_mode:
+            self.deferred.append(PendingRequest(request, chunk.chunk_id, attempt))
+            raise _Deferred
         estimate = (
             self.requests.prompt_tokens(self.tokenizer, request) + self._completion_estimate()
             if self.limiter.counts_tokens
@@ -186,6 +200,9 @@ class ExtractJob:
             request = self.requests.request(messages)
             try:
                 reply = await self.reply(request, chunk, attempt)
+            except _Deferred:
+                self.stats.deferred += 1
+                return
             except TransientModelError as exc:
                 self.stats.failed += 1
                 self._reject(chunk, "call_failed", str(exc), "", None, key=[self.run_id, chunk.chunk_id])

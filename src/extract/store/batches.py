@@ -20,8 +20,16 @@ class PendingRequest:
     attempt: int
 
 
-def save_batch(db: Database, batch_id: str, *, run_id: str, endpoint: str, input_file_id: str, status: str,
-               requests: list[PendingRequest]) -> None:
+def save_batch(
+    db: Database,
+    batch_id: str,
+    *,
+    run_id: str,
+    endpoint: str,
+    input_file_id: str,
+    status: str,
+    requests: list[PendingRequest],
+) -> None:
     with db.transaction():
         db.con.execute(
             "INSERT INTO batches (batch_id, run_id, endpoint, input_file_id, status, n_requests, created_at,"
@@ -30,11 +38,31 @@ def save_batch(db: Database, batch_id: str, *, run_id: str, endpoint: str, input
         )
         db.insert_many(
             "batch_requests",
-            ("request_hash", "batch_id", "job", "model", "prompt_name", "prompt_hash", "chunk_id", "attempt",
-             "request_json"),
-            [[p.request.request_hash(), batch_id, p.request.job, p.request.model, p.request.prompt_name,
-              p.request.prompt_hash, p.chunk_id, p.attempt, json.dumps(p.request.body(), ensure_ascii=False)]
-             for p in requests],
+            (
+                "request_hash",
+                "batch_id",
+                "job",
+                "model",
+                "prompt_name",
+                "prompt_hash",
+                "chunk_id",
+                "attempt",
+                "request_json",
+            ),
+            [
+                [
+                    p.request.request_hash(),
+                    batch_id,
+                    p.request.job,
+                    p.request.model,
+                    p.request.prompt_name,
+                    p.request.prompt_hash,
+                    p.chunk_id,
+                    p.attempt,
+                    json.dumps(p.request.body(), ensure_ascii=False),
+                ]
+                for p in requests
+            ],
             " ON CONFLICT DO NOTHING",
         )
 
@@ -66,8 +94,9 @@ def pending_request_hashes(db: Database) -> set[str]:
     return {row[0] for row in rows}
 
 
-def update_batch(db: Database, batch_id: str, *, status: str, completed: int = 0, failed: int = 0,
-                 error: str | None = None) -> None:
+def update_batch(
+    db: Database, batch_id: str, *, status: str, completed: int = 0, failed: int = 0, error: str | None = None
+) -> None:
     db.con.execute(
         "UPDATE batches SET status = ?, n_completed = ?, n_failed = ?, error = ?, updated_at = ? WHERE batch_id = ?",
         [status, completed, failed, error, now(), batch_id],
@@ -89,9 +118,27 @@ def save_batch_replies(db: Database, batch_id: str, run_id: str, replies: dict[s
         reply = replies.get(request_hash)
         if reply is None or request_hash in known:
             continue
-        new.append([request_hash, run_id, job, model, reply.endpoint_model, prompt_name, prompt_hash, chunk_id,
-                    attempt, request_json, reply.raw_text, reply.raw_json, reply.finish_reason, reply.prompt_tokens,
-                    reply.completion_tokens, reply.latency_ms, now()])
+        new.append(
+            [
+                request_hash,
+                run_id,
+                job,
+                model,
+                reply.endpoint_model,
+                prompt_name,
+                prompt_hash,
+                chunk_id,
+                attempt,
+                request_json,
+                reply.raw_text,
+                reply.raw_json,
+                reply.finish_reason,
+                reply.prompt_tokens,
+                reply.completion_tokens,
+                reply.latency_ms,
+                now(),
+            ]
+        )
     with db.transaction():
         db.insert_many("responses", RESPONSE_COLUMNS, new)
     return len(new)
