@@ -327,6 +327,9 @@ class _Server(ThreadingHTTPServer):
     """ThreadingHTTPServer that tracks its connections so close() ends them."""
 
     daemon_threads = True
+    # socketserver's default backlog of 5 resets connections when many clients
+    # connect at once (a benchmark runs 64 concurrent calls).
+    request_queue_size = 1024
 
     def __init__(self, fake: FakeOpenAI) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)

@@ -28,7 +28,7 @@ def test_bad_files_are_skipped_recorded_and_exit_1(isolated: Path) -> None:
     with duckdb.connect(str(isolated / "claims.duckdb"), read_only=True) as con:
         status, skipped = con.execute("SELECT status, skipped FROM runs").fetchone()  # type: ignore[misc]
         n_obs = con.execute("SELECT count(*) FROM observations").fetchone()[0]  # type: ignore[index]
-    assert status == "done_with_rejects"
+    assert status == "done_with_skips"
     assert sorted(s["kind"] for s in json.loads(skipped)) == ["binary", "empty", "undecodable"]
     assert n_obs == 1  # the good file was still extracted
 

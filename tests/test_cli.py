@@ -12,7 +12,7 @@ import pytest
 
 from extract.hashing import claim_id
 
-from pipelines import PROJECT_ROOT, run_cli
+from pipelines import PROJECT_ROOT, run_cli, write_pipeline
 
 
 @pytest.fixture
@@ -140,3 +140,24 @@ def test_second_process_gets_database_in_use(demo_db: Path) -> None:
         holder.kill()
         holder.wait()
     assert run_cli("claims").exit_code == 0
+
+
+def test_claims_by_tag(demo_db: Path) -> None:
+    tagged = json.loads(run_cli("claims", "--tag", "flashattention-2", "--json").stdout)
+    assert tagged and all("flashattention-2" in [t.lower() for t in c["tags"]] for c in tagged)
+
+
+def test_broken_pipe_is_quiet(isolated: Path) -> None:
+    dump = isolated / "big.md"
+    dump.write_text("\n".join(f"## P{i}\nPaper {i} improves accuracy by {i}% on task {i}.\n" for i in range(600)))
+    pipeline = write_pipeline(isolated, inputs=[dump], model="heuristic")
+    assert run_cli("run", str(pipeline)).exit_code == 0
+    proc = subprocess.run(  # far more than a pipe buffer, so writing must hit the closed pipe
+        f"{sys.executable} -m extract export observations | head -c 10",
+        shell=True,
+        capture_output=True,
+        text=True,
+        cwd=isolated,
+        check=False,
+    )
+    assert len(proc.stdout) == 10 and proc.stderr == ""

@@ -247,16 +247,50 @@ def test_unauthorized_endpoint_stops_the_run_with_one_line(isolated: Path) -> No
 
 
 def test_failed_calls_are_recorded_and_retried_next_run(isolated: Path) -> None:
-    dumps = one_record_dump(isolated)
-    with FakeOpenAI(script=[Reply(status=503, content="overloaded")]) as server:
+    dumps = isolated / "dumps"
+    dumps.mkdir()
+    (dumps / "two.md").write_text(
+        "## Good\nGood paper shows a 10% gain on benchmarks.\n\n## Flaky\nFlaky paper shows a 20% gain on tasks.\n",
+        encoding="utf-8",
+    )
+
+    def flaky(request: dict[str, Any]) -> Reply | str:
+        if "Flaky" in chunk_data(request):
+            return Reply(status=503, content="overloaded", delay=0.3)
+        return grounded(request)
+
+    with FakeOpenAI(flaky) as server:
         pipeline = write_pipeline(isolated, base_url=server.base_url, inputs=[dumps])
         result = run_cli("run", str(pipeline), "--json")
-        assert result.exit_code == 1 and json.loads(result.stdout)["failed"] == 1
+        summary = json.loads(result.stdout)
+        assert result.exit_code == 1 and summary["failed"] == 1 and summary["observations"] == 1
     with FakeOpenAI(grounded) as server:
         pipeline = write_pipeline(isolated, base_url=server.base_url, inputs=[dumps])
         result = run_cli("run", str(pipeline), "--json")
-        assert server.count() == 1  # the failure was not cached as an answer
+        assert server.count() == 1  # only the failed chunk: the failure was not cached as an answer
     assert json.loads(result.stdout)["observations"] == 1
+
+
+def test_unreachable_endpoint_fails_fast_with_one_line(isolated: Path) -> None:
+    with FakeOpenAI(grounded) as server:
+        closed = server.base_url  # the port is closed once the server stops
+    pipeline = write_pipeline(isolated, base_url=closed)
+    result = run_cli("run", str(pipeline))
+    assert result.exit_code == 2
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("error: cannot reach the model endpoint: APIConnectionError from http://127.0.0.1:")
+    assert "Traceback" not in result.output
+
+
+def test_replayed_rejects_still_count_on_a_rerun(isolated: Path) -> None:
+    dumps = one_record_dump(isolated)
+    with FakeOpenAI(lambda r: "not json") as server:
+        pipeline = write_pipeline(isolated, base_url=server.base_url, inputs=[dumps])
+        first = run_cli("run", str(pipeline), "--json")
+        second = run_cli("run", str(pipeline), "--json")
+        assert server.count() == 3  # the second run replays the stored answers
+    assert first.exit_code == second.exit_code == 1
+    assert json.loads(second.stdout)["rejects"] == 1 and json.loads(second.stdout)["calls"] == 0
 
 
 def test_json_object_mode_sends_the_schema_in_the_instructions(isolated: Path) -> None:

@@ -208,7 +208,13 @@ def pipeline_from_dict(raw: dict[str, Any], *, base: Path, path: Path | None = N
     if "api_key" in data.get("model", {}):
         raise ConfigError("model.api_key is not allowed: put the key in the environment (model.api_key_env)")
     if "taxonomy" in data:
-        data["domains"] = data.pop("taxonomy").get("domains", [])
+        taxonomy = data.pop("taxonomy")
+        unknown = set(taxonomy) - {"domains"} if isinstance(taxonomy, dict) else {"(not a table)"}
+        if unknown:
+            raise ConfigError(
+                f"{path or 'pipeline'}: taxonomy: unknown key(s) {', '.join(sorted(unknown))} (expected: domains)"
+            )
+        data["domains"] = taxonomy.get("domains", [])
     try:
         pipeline = Pipeline.model_validate(data)
     except ValidationError as exc:
@@ -225,4 +231,4 @@ def pipeline_from_dict(raw: dict[str, Any], *, base: Path, path: Path | None = N
 
 def _resolve(base: Path, p: Path) -> Path:
     expanded = Path(os.path.expanduser(str(p)))
-    return expanded if expanded.is_absolute() else (base / expanded)
+    return Path(os.path.normpath(expanded if expanded.is_absolute() else base / expanded))

@@ -190,8 +190,16 @@ def _run_row(db: Database, summary: RunSummary, pipeline: Pipeline, prompts: dic
         summary.status = "interrupted"
         finish_run(db, summary.run_id, status="interrupted", counts=summary.as_dict(), skipped=summary.skipped)
         raise
-    summary.status = "done_with_rejects" if summary.exit_code else ("batch_pending" if summary.deferred else "done")
+    summary.status = _status(summary)
     finish_run(db, summary.run_id, status=summary.status, counts=summary.as_dict(), skipped=summary.skipped)
+
+
+def _status(s: RunSummary) -> str:
+    if s.rejects or s.failed:
+        return "done_with_rejects"
+    if s.skipped:
+        return "done_with_skips"
+    return "batch_pending" if s.deferred else "done"
 
 
 def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | None = None) -> RunSummary:

@@ -127,5 +127,10 @@ def show(claim_id: str, db: Path | None, as_json: bool) -> None:
             f" (doc {str(o['doc_sha256'])[:12]}, record {o['record_id']}, chunk {o['chunk_id']})"
         )
         click.echo(f"      prompt: {o['prompt_name']}@{str(o['prompt_hash'])[:12]}  request: {o['request_hash']}")
+        if o["prompt_tokens"] is not None:
+            click.echo(
+                f"      answer: {o['prompt_tokens']} prompt + {o['completion_tokens']} completion tokens,"
+                f" finish {o['finish_reason']}, {o['latency_ms']} ms (raw text in --json)"
+            )
         if o["flags"]:
             click.echo(f"      flags: {', '.join(o['flags'])}")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from extract.config import HEURISTIC, Pipeline
-from extract.errors import TransientModelError
+from extract.errors import TerminalModelError, TransientModelError
 from extract.hashing import canonical_json, claim_id, short_id
 from extract.models import Chunk, Citation, Document, ModelReply, ModelRequest, Observation, Record, Reject
 from extract.prompting import PromptTemplate, data_boundary
@@ -204,6 +204,10 @@ class ExtractJob:
                 self.stats.deferred += 1
                 return
             except TransientModelError as exc:
+                if self.stats.calls == 0:
+                    # Nothing has ever come back: the endpoint is down or misconfigured,
+                    # and every other chunk would wait through the same retries.
+                    raise TerminalModelError(f"cannot reach the model endpoint: {exc}") from exc
                 self.stats.failed += 1
                 self._reject(chunk, "call_failed", str(exc), "", None, key=[self.run_id, chunk.chunk_id])
                 return
@@ -340,7 +344,9 @@ class ExtractJob:
         new = save_observations(self.db, observations)
         self.stats.observations += len(new)
         self.stats.claim_ids.update(o.claim_id for o in new)
-        self.stats.rejects += save_rejects(self.db, rejects)
+        save_rejects(self.db, rejects)
+        # A replayed answer's reject is already stored, but it is still this run's reject.
+        self.stats.rejects += len(rejects)
 
     def _reject(
         self,

@@ -78,7 +78,7 @@ def query_claims(db: Database, f: ClaimFilter) -> list[dict[str, Any]]:
         where.append("list_contains(topics, ?)")
         params.append(f.topic)
     if f.tag:
-        where.append("list_contains(list_transform(tags, t -> lower(t)), lower(?))")
+        where.append("list_contains(list_transform(tags, lambda t: lower(t)), lower(?))")
         params.append(f.tag)
     if f.search:
         where.append("contains(lower(text), lower(?))")

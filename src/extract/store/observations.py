@@ -77,8 +77,12 @@ def save_observations(db: Database, observations: list[Observation]) -> list[Obs
 
 
 def observations_of_claim(db: Database, claim_id: str) -> list[dict[str, Any]]:
+    """Every observation of a claim with the answer it came from (usage, finish, raw text)."""
     cur = db.con.execute(
-        f"SELECT {', '.join(OBSERVATION_COLUMNS)} FROM observations WHERE claim_id = ? ORDER BY created_at, obs_id",
+        f"SELECT {', '.join('o.' + c for c in OBSERVATION_COLUMNS)}, r.prompt_tokens, r.completion_tokens,"
+        " r.finish_reason, r.latency_ms, r.endpoint_model, r.raw_text AS raw_response"
+        " FROM observations o LEFT JOIN responses r USING (request_hash)"
+        " WHERE o.claim_id = ? ORDER BY o.created_at, o.obs_id",
         [claim_id],
     )
     cols = [d[0] for d in cur.description]
