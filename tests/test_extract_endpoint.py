@@ -400,3 +400,23 @@ def test_truncated_answer_splits_the_chunk_instead_of_reasking(isolated: Path) -
     assert len(seen) == 3
     whole, first, second = seen
     assert first + "\n\n" + second == whole  # cut at a paragraph boundary, nothing lost
+
+
+def test_an_endpoint_that_never_answers_usably_is_stopped(isolated: Path) -> None:
+    dumps = isolated / "dumps"
+    dumps.mkdir()
+    (dumps / "many.md").write_text(
+        "\n".join(f"## P{i}\nPaper {i} improves accuracy by {i}% on task {i}.\n" for i in range(40)), encoding="utf-8"
+    )
+    with FakeOpenAI(lambda r: "Sure! Here are the claims you asked for.") as server:
+        pipeline = write_pipeline(isolated, base_url=server.base_url, inputs=[dumps])
+        result = run_cli("run", str(pipeline))
+        asked = server.count()
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1].startswith("error: the model's answers do not parse")
+    assert asked < 40 * 3  # stopped long before every chunk was tried three times
+    with duckdb.connect(str(isolated / "claims.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) >= 10, bool_and(reason = 'invalid_json') FROM rejects").fetchone() == (
+            True,
+            True,
+        )

@@ -34,6 +34,7 @@ from extract.store.responses import ReplyWriter, cached_reply, known_request_has
 
 JOB = "ref_triage"
 MAX_SPLIT_DEPTH = 3
+UNPARSED_LIMIT = 10
 
 
 class _Deferred(Exception):
@@ -49,6 +50,8 @@ class ExtractStats:
     retries: int = 0
     splits: int = 0
     deferred: int = 0
+    parsed: int = 0
+    unparsed: int = 0
     failed: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -222,6 +225,13 @@ class ExtractJob:
                     self._reject(
                         chunk, exc.reason, f"{exc.detail} (after {attempt} re-asks)", reply.raw_text, request_hash
                     )
+                    self.stats.unparsed += 1
+                    if self.stats.parsed == 0 and self.stats.unparsed >= UNPARSED_LIMIT:
+                        # Every answer so far is unusable: stop paying for more of them.
+                        raise TerminalModelError(
+                            f"the model's answers do not parse ({self.stats.unparsed} chunks, none usable; last:"
+                            f" {exc.reason}): check the model and model.response_format"
+                        )
                     return
                 self.stats.reasks += 1
                 messages = [
@@ -234,6 +244,7 @@ class ExtractJob:
                     },
                 ]
                 continue
+            self.stats.parsed += 1
             self._keep(answer, reply, request, chunk, record, doc)
             return
 
