@@ -231,7 +231,7 @@ class ExtractJob:
                         raise TerminalModelError(
                             f"the model's answers do not parse ({self.stats.unparsed} chunks, none usable; last:"
                             f" {exc.reason}): check the model and model.response_format"
-                        )
+                        ) from exc
                     return
                 self.stats.reasks += 1
                 messages = [
