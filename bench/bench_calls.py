@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import duckdb
+
 from extract.config import load_pipeline
 from extract.pipeline import RunOptions, RunSummary, run_pipeline
 
@@ -124,6 +126,14 @@ def main() -> None:
             print(
                 f"cpu: {1000 * phase_cpu / max(summary.calls, 1):.2f} ms per call in our process during the"
                 f" extract phase ({cpu:.1f} s for the whole run)"
+            )
+            with duckdb.connect(str(work / "a.duckdb"), read_only=True) as con:
+                mean_ms, p95_ms = con.execute(
+                    "SELECT avg(latency_ms), quantile_cont(latency_ms, 0.95) FROM responses"
+                ).fetchone() or (0, 0)
+            print(
+                f"latency seen by the client: mean {mean_ms:.0f} ms, p95 {p95_ms:.0f} ms (endpoint sleeps"
+                f" {1000 * args.latency:.0f} ms)"
             )
             again, wall2, _, _ = timed_run(pipeline, inputs, work / "a.duckdb")
             print(f"re-run unchanged: {again.calls} calls, {again.cached} cached, {wall2:.1f} s")

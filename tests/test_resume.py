@@ -115,12 +115,16 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(isolated: Path) -> None:
         proc.send_signal(signal.SIGINT)
         _out, err = proc.communicate(timeout=30)
         asked = server.count()
-    assert proc.returncode == 130
-    assert "Traceback" not in err and "run the same command again to resume" in err
-    with duckdb.connect(str(isolated / "claims.duckdb"), read_only=True) as con:
-        status = con.execute("SELECT status FROM runs").fetchall()
-        stored = con.execute("SELECT count(*) FROM responses").fetchone()
-        observed = con.execute("SELECT count(*) FROM observations").fetchone()
-    assert status == [("interrupted",)]
-    assert stored is not None and observed is not None
-    assert 0 < stored[0] <= asked and observed[0] == stored[0]  # every stored answer's claims were kept
+        assert proc.returncode == 130
+        assert "Traceback" not in err and "run the same command again to resume" in err
+        db = isolated / "claims.duckdb"
+        with duckdb.connect(str(db), read_only=True) as con:
+            assert con.execute("SELECT status FROM runs").fetchall() == [("interrupted",)]
+            stored = con.execute("SELECT count(*) FROM responses").fetchone()
+        assert stored is not None and 0 < stored[0] <= asked
+
+        resumed = json.loads(run_cli("run", str(pipeline), "--json").stdout)
+    # Every answer stored before Ctrl-C is used without asking again.
+    assert resumed["calls"] == 30 - stored[0] and resumed["cached"] == stored[0]
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM observations").fetchone() == (30,)

@@ -395,7 +395,9 @@ async def _extract_all(
     progress: Progress,
     summary: RunSummary,
 ) -> None:
-    gate = asyncio.Semaphore(concurrency)
+    # Chunks in progress (preparing, calling, validating); calls in flight are
+    # bounded by the job itself at `concurrency`.
+    gate = asyncio.Semaphore(concurrency * 2)
 
     async def one(item: tuple[Chunk, Record, Document]) -> None:
         async with gate:

@@ -9,6 +9,7 @@ exchange without a call. A truncated answer is never re-asked as if invalid.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -147,6 +148,7 @@ class ExtractJob:
         # Observations and rejects are written in batches: they can always be
         # re-derived from the stored raw answers, which are committed one by one.
         self.limiter = RateLimiter(self.pipeline.model.rpm, self.pipeline.model.tpm)
+        self.in_flight = asyncio.Semaphore(self.pipeline.model.concurrency)
         self.writer = ReplyWriter(self.db)
         # Looking a hash up in memory first spares a query per new request.
         self.known = known_request_hashes(self.db)
@@ -175,8 +177,11 @@ class ExtractJob:
         )
 
         async def call() -> ModelReply:
-            await self.limiter.acquire(estimate)
-            return await self.provider.complete(request)
+            # `concurrency` bounds calls in flight, not chunks being validated or
+            # stored: a slot is free again as soon as its answer has arrived.
+            async with self.in_flight:
+                await self.limiter.acquire(estimate)
+                return await self.provider.complete(request)
 
         reply = await with_transport_retries(call, retries=self.pipeline.model.max_retries, on_retry=self._retried)
         self.limiter.settle(estimate, reply.prompt_tokens + reply.completion_tokens)

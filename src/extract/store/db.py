@@ -37,20 +37,26 @@ class Database:
         self.con.execute("COMMIT")
 
     def insert_many(self, table: str, columns: tuple[str, ...], rows: list[list[Any]], suffix: str = "") -> None:
-        """Multi-row INSERTs: DuckDB's executemany runs one statement per row, which is slow."""
-        if not rows:
-            return
-        one = "(" + ", ".join("?" for _ in columns) + ")"
-        for at in range(0, len(rows), _BATCH_ROWS):
-            batch = rows[at : at + _BATCH_ROWS]
-            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES " + ", ".join(one for _ in batch) + suffix
-            self.con.execute(sql, [v for row in batch for v in row])
+        insert_rows(self.con, table, columns, rows, suffix)
 
     def __enter__(self) -> Database:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def insert_rows(
+    con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...], rows: list[list[Any]], suffix: str = ""
+) -> None:
+    """Multi-row INSERTs: DuckDB's executemany runs one statement per row, which is slow."""
+    if not rows:
+        return
+    one = "(" + ", ".join("?" for _ in columns) + ")"
+    for at in range(0, len(rows), _BATCH_ROWS):
+        batch = rows[at : at + _BATCH_ROWS]
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES " + ", ".join(one for _ in batch) + suffix
+        con.execute(sql, [v for row in batch for v in row])
 
 
 def now() -> datetime:

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from extract.models import ModelReply, ModelRequest
-from extract.store.db import Database, now
+from extract.store.db import Database, insert_rows, now
 
 
 def known_request_hashes(db: Database) -> set[str]:
@@ -84,12 +84,15 @@ class ReplyWriter:
 
     `await writer.save(...)` returns once the answer is committed, so a caller
     still parses only what is stored; answers that arrive within a couple of
-    milliseconds share one transaction instead of paying a commit each.
+    milliseconds share one transaction instead of paying a commit each. The
+    commit runs on a worker thread with its own cursor, so the event loop keeps
+    serving other calls meanwhile.
     """
 
     def __init__(self, db: Database, window: float = 0.002) -> None:
         self.db = db
         self.window = window
+        self._cursor = db.con.cursor()
         self._pending: list[tuple[list[Any], asyncio.Future[None]]] = []
         self._committer: asyncio.Task[None] | None = None
         self.commits = 0
@@ -108,7 +111,14 @@ class ReplyWriter:
         while self._pending:
             batch, self._pending = self._pending, []
             try:
-                self.db.insert_many("responses", RESPONSE_COLUMNS, [row for row, _ in batch], " ON CONFLICT DO NOTHING")
+                await asyncio.to_thread(
+                    insert_rows,
+                    self._cursor,
+                    "responses",
+                    RESPONSE_COLUMNS,
+                    [row for row, _ in batch],
+                    " ON CONFLICT DO NOTHING",
+                )
             except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
                 for _, done in batch:
                     if not done.done():
