@@ -420,3 +420,24 @@ def test_an_endpoint_that_never_answers_usably_is_stopped(isolated: Path) -> Non
             True,
             True,
         )
+
+
+def test_answer_slower_than_the_timeout_is_retried(isolated: Path) -> None:
+    dumps = one_record_dump(isolated)
+    seen: list[int] = []
+
+    def slow_then_fast(request: dict[str, Any]) -> Reply | str:
+        seen.append(1)
+        return Reply(content=grounded(request), delay=2.0) if len(seen) == 1 else grounded(request)
+
+    with FakeOpenAI(slow_then_fast) as server:
+        pipeline = write_pipeline(
+            isolated, base_url=server.base_url, inputs=[dumps], model_extra="timeout = 0.3\nmax_retries = 2"
+        )
+        pipeline.write_text(pipeline.read_text().replace("max_retries = 0\n", ""))
+        result = run_cli("run", str(pipeline), "--json")
+    summary = json.loads(result.stdout)
+    assert result.exit_code == 0, result.output
+    assert summary["retries"] == 1 and summary["calls"] == 1 and summary["observations"] == 1
+    with duckdb.connect(str(isolated / "claims.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM responses").fetchone() == (1,)  # the timed-out call stored nothing

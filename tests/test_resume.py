@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -128,3 +129,61 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(isolated: Path) -> None:
     assert resumed["calls"] == 30 - stored[0] and resumed["cached"] == stored[0]
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM observations").fetchone() == (30,)
+
+
+def test_chaos_with_kills_ends_like_a_fault_free_run(isolated: Path) -> None:
+    """Random 429/5xx/slow/dropped answers and SIGKILLs: the final database holds one
+    answer per chunk and the same observations as a run without faults."""
+    rng = random.Random(7)
+    dumps = _dump(isolated, 30)
+
+    def chaos(request: dict[str, Any]) -> Reply:
+        roll = rng.random()
+        if roll < 0.10:
+            return Reply(status=429, content="slow down", headers={"retry-after-ms": "10"})
+        if roll < 0.20:
+            return Reply(status=rng.choice([500, 502, 503]), content="boom")
+        if roll < 0.25:
+            return Reply(drop=True)
+        if roll < 0.30:
+            return Reply(content="{}", delay=5.0)  # past the client's timeout
+        return _answer(request)
+
+    with FakeOpenAI(chaos) as server:
+        pipeline = write_pipeline(
+            isolated, base_url=server.base_url, inputs=[dumps], model_extra="timeout = 1.0\nmax_retries = 8"
+        )
+        pipeline.write_text(pipeline.read_text().replace("max_retries = 0\n", ""))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+        db = isolated / "claims.duckdb"
+        for kill_after in (5, 12, 20):
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "extract", "run", str(pipeline), "--quiet"],
+                cwd=isolated,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            deadline = time.monotonic() + 30
+            while server.count() < kill_after and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.005)
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+        for _ in range(5):  # resume until done
+            result = run_cli("run", str(pipeline), "--json")
+            if result.exit_code == 0:
+                break
+        assert result.exit_code == 0, result.output
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        per_chunk = con.execute("SELECT chunk_id, count(*) FROM responses GROUP BY chunk_id").fetchall()
+        dupes = con.execute("SELECT count(*) - count(DISTINCT obs_id) FROM observations").fetchone()
+    assert len(per_chunk) == 30 and all(n == 1 for _, n in per_chunk)
+    assert dupes == (0,)
+
+    clean = isolated / "clean"
+    clean.mkdir()
+    with FakeOpenAI(_answer) as server:
+        pipeline = write_pipeline(clean, base_url=server.base_url, inputs=[dumps])
+        assert run_cli("run", str(pipeline), "--db", str(clean / "c.duckdb")).exit_code == 0
+    assert _observations(db) == _observations(clean / "c.duckdb")
