@@ -69,3 +69,29 @@ def first_sentence(text: str) -> str:
         if len(line) >= 20 and not line.startswith("http"):
             return line[:120]
     return text[:120]
+
+
+def paper_list(directory: Path, n: int) -> Path:
+    """A directory with one markdown list of `n` one-sentence papers (one chunk each)."""
+    dumps = directory / "dumps"
+    dumps.mkdir()
+    items = [
+        f"## Paper {i}\nPaper {i} shows that method {i} improves accuracy by {i}% on benchmark {i}.\n" for i in range(n)
+    ]
+    (dumps / "list.md").write_text("# List\n\n" + "\n".join(items), encoding="utf-8")
+    return dumps
+
+
+def grounded_answer(request: dict[str, Any], citations: list[str] | None = None) -> str:
+    """An answer with one claim quoting the request's data verbatim."""
+    quote = first_sentence(chunk_data(request))
+    claim = {
+        "text": f"About {quote[:60]}",
+        "stance": "consensus",
+        "domain": "training",
+        "tags": ["T"],
+        "topic": None,
+        "citations": citations or [],
+        "quote": quote,
+    }
+    return json.dumps({"claims": [claim]})

@@ -13,45 +13,18 @@ from extract.stages.batch import batch_files
 from extract.store.batches import PendingRequest
 
 from fake_openai import FakeOpenAI, Reply
-from pipelines import chunk_data, first_sentence, run_cli, write_pipeline
-
-
-def _answer(request: dict[str, Any]) -> str:
-    quote = first_sentence(chunk_data(request))
-    return json.dumps(
-        {
-            "claims": [
-                {
-                    "text": f"About {quote[:40]}",
-                    "stance": "consensus",
-                    "domain": "training",
-                    "tags": ["T"],
-                    "topic": None,
-                    "citations": [],
-                    "quote": quote,
-                }
-            ]
-        }
-    )
-
-
-def _dumps(directory: Path, n: int) -> Path:
-    dumps = directory / "dumps"
-    dumps.mkdir()
-    items = [f"## Paper {i}\nPaper {i} shows method {i} improves accuracy by {i}% on task {i}.\n" for i in range(n)]
-    (dumps / "list.md").write_text("\n".join(items), encoding="utf-8")
-    return dumps
+from pipelines import chunk_data, grounded_answer, paper_list, run_cli, write_pipeline
 
 
 def test_batch_run_then_collect_by_rerun(isolated: Path) -> None:
-    dumps = _dumps(isolated, 6)
+    dumps = paper_list(isolated, 6)
     failing = {"n": 0}
 
     def answer(request: dict[str, Any]) -> Reply | str:
         if "Paper 5 " in chunk_data(request) and failing["n"] == 0:
             failing["n"] += 1
             return Reply(status=500, content="line failed")
-        return _answer(request)
+        return grounded_answer(request)
 
     with FakeOpenAI(answer, batch_polls=1) as server:
         pipeline = write_pipeline(isolated, base_url=server.base_url, inputs=[dumps])

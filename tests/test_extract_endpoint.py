@@ -12,27 +12,16 @@ import duckdb
 import pytest
 
 from fake_openai import FakeOpenAI, Reply
-from pipelines import FIXTURE_DUMPS, PROMPTS, chunk_data, first_sentence, run_cli, write_pipeline
+from pipelines import FIXTURE_DUMPS, PROMPTS, chunk_data, first_sentence, grounded_answer, run_cli, write_pipeline
 
 FABRICATED = "Transformers were invented in 1850 by a committee of steam engineers."
 SECRET = "sk-canary-0123456789abcdef"
 
 
 def grounded(request: dict[str, Any], *, fabricate: bool = False) -> str:
-    quote = first_sentence(chunk_data(request))
-    claims = [
-        {
-            "text": f"Claim about: {quote[:60]}",
-            "stance": "consensus",
-            "domain": "training",
-            "tags": ["Test"],
-            "topic": None,
-            "citations": ["2307.08691"],
-            "quote": quote,
-        }
-    ]
+    answer = json.loads(grounded_answer(request, citations=["2307.08691"]))
     if fabricate:
-        claims.append(
+        answer["claims"].append(
             {
                 "text": "A fabricated claim.",
                 "stance": "contested",
@@ -43,7 +32,7 @@ def grounded(request: dict[str, Any], *, fabricate: bool = False) -> str:
                 "quote": FABRICATED,
             }
         )
-    return json.dumps({"claims": claims})
+    return json.dumps(answer)
 
 
 def one_record_dump(directory: Path) -> Path:

@@ -15,33 +15,11 @@ from typing import Any
 import duckdb
 
 from fake_openai import FakeOpenAI, Reply
-from pipelines import chunk_data, first_sentence, run_cli, write_pipeline
-
-
-def _dump(directory: Path, n: int) -> Path:
-    dumps = directory / "dumps"
-    dumps.mkdir()
-    items = [
-        f"## Paper {i}\nPaper {i} shows that method {i} improves accuracy by {i}% on benchmark {i}.\n" for i in range(n)
-    ]
-    (dumps / "list.md").write_text("# List\n\n" + "\n".join(items), encoding="utf-8")
-    return dumps
+from pipelines import chunk_data, grounded_answer, paper_list, run_cli, write_pipeline
 
 
 def _answer(request: dict[str, Any]) -> Reply:
-    quote = first_sentence(chunk_data(request))
-    claims = [
-        {
-            "text": f"About {quote[:40]}",
-            "stance": "consensus",
-            "domain": "training",
-            "tags": ["T"],
-            "topic": None,
-            "citations": [],
-            "quote": quote,
-        }
-    ]
-    return Reply(content=json.dumps({"claims": claims}), delay=0.05)
+    return Reply(content=grounded_answer(request), delay=0.05)
 
 
 def _observations(db: Path) -> list[tuple[Any, ...]]:
@@ -50,7 +28,7 @@ def _observations(db: Path) -> list[tuple[Any, ...]]:
 
 
 def test_sigkill_mid_run_then_resume(isolated: Path) -> None:
-    dumps = _dump(isolated, 40)
+    dumps = paper_list(isolated, 40)
     with FakeOpenAI(_answer) as server:
         pipeline = write_pipeline(isolated, base_url=server.base_url, inputs=[dumps])
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
@@ -98,7 +76,7 @@ def test_sigkill_mid_run_then_resume(isolated: Path) -> None:
 
 
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(isolated: Path) -> None:
-    dumps = _dump(isolated, 30)
+    dumps = paper_list(isolated, 30)
     with FakeOpenAI(_answer) as server:
         pipeline = write_pipeline(isolated, base_url=server.base_url, inputs=[dumps])
         env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
@@ -135,7 +113,7 @@ def test_chaos_with_kills_ends_like_a_fault_free_run(isolated: Path) -> None:
     """Random 429/5xx/slow/dropped answers and SIGKILLs: the final database holds one
     answer per chunk and the same observations as a run without faults."""
     rng = random.Random(7)
-    dumps = _dump(isolated, 30)
+    dumps = paper_list(isolated, 30)
 
     def chaos(request: dict[str, Any]) -> Reply:
         roll = rng.random()

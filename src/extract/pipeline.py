@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -423,17 +423,7 @@ async def _extract_all(
 
 
 def _stats(job: ExtractJob) -> dict[str, int]:
-    s = job.stats
-    return {
-        "calls": s.calls,
-        "cached": s.cached,
-        "reasks": s.reasks,
-        "retries": s.retries,
-        "splits": s.splits,
-        "deferred": s.deferred,
-        "failed": s.failed,
-        "observations": s.observations,
-        "rejects": job.rejects_so_far,
-        "prompt_tokens": s.prompt_tokens,
-        "completion_tokens": s.completion_tokens,
-    }
+    """The job's counters that a run summary carries (rejects include those not yet written)."""
+    names = {f.name for f in fields(RunSummary)}
+    counts = {k: v for k, v in asdict(job.stats).items() if k in names}
+    return {**counts, "rejects": job.rejects_so_far}

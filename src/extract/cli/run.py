@@ -9,9 +9,29 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from extract.cli.common import db_option, fail, handle_errors, json_option, print_json
+from extract.cli.common import F, db_option, fail, handle_errors, json_option, print_json
 from extract.config import load_pipeline
 from extract.pipeline import PlanSummary, RunOptions, RunSummary, plan_pipeline, run_pipeline
+
+
+def pipeline_options(f: F) -> F:
+    """PIPELINE.toml, --input, --model and --limit, shared by `run` and `plan`."""
+    for decorator in reversed(
+        (
+            click.argument("pipeline_file", metavar="PIPELINE.toml", type=click.Path(path_type=Path, dir_okay=False)),
+            click.option(
+                "--input",
+                "inputs",
+                multiple=True,
+                type=click.Path(path_type=Path),
+                help="Input file, directory or glob (repeatable); replaces the pipeline's inputs.",
+            ),
+            click.option("--model", help="Model name, e.g. gpt-4o-mini, or 'heuristic' for the offline baseline."),
+            click.option("--limit", type=click.IntRange(min=1), help="At most N chunks (for a quick try)."),
+        )
+    ):
+        f = decorator(f)
+    return f
 
 
 class BarProgress:
@@ -87,16 +107,7 @@ def _print_summary(s: RunSummary) -> None:
 
 
 @click.command()
-@click.argument("pipeline_file", metavar="PIPELINE.toml", type=click.Path(path_type=Path, dir_okay=False))
-@click.option(
-    "--input",
-    "inputs",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Input file, directory or glob (repeatable); replaces the pipeline's inputs.",
-)
-@click.option("--model", help="Model name, e.g. gpt-4o-mini, or 'heuristic' for the offline baseline.")
-@click.option("--limit", type=click.IntRange(min=1), help="Extract at most N chunks (for a quick try).")
+@pipeline_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or notices (warnings still show).")
 @click.option("--batch", is_flag=True, help="Send uncached requests through the Batch API instead of waiting.")
 @db_option
@@ -162,16 +173,7 @@ def _print_plan(s: PlanSummary) -> None:
 
 
 @click.command()
-@click.argument("pipeline_file", metavar="PIPELINE.toml", type=click.Path(path_type=Path, dir_okay=False))
-@click.option(
-    "--input",
-    "inputs",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Input file, directory or glob (repeatable); replaces the pipeline's inputs.",
-)
-@click.option("--model", help="Model name to plan for.")
-@click.option("--limit", type=click.IntRange(min=1), help="Plan at most N chunks.")
+@pipeline_options
 @db_option
 @json_option
 @handle_errors

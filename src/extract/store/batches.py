@@ -8,7 +8,7 @@ from typing import Any
 
 from extract.models import ModelReply, ModelRequest
 from extract.store.db import Database, now
-from extract.store.responses import RESPONSE_COLUMNS
+from extract.store.responses import RESPONSE_COLUMNS, response_row
 
 OPEN_STATUSES = ("validating", "in_progress", "finalizing", "cancelling", "completed")
 
@@ -119,25 +119,9 @@ def save_batch_replies(db: Database, batch_id: str, run_id: str, replies: dict[s
         if reply is None or request_hash in known:
             continue
         new.append(
-            [
-                request_hash,
-                run_id,
-                job,
-                model,
-                reply.endpoint_model,
-                prompt_name,
-                prompt_hash,
-                chunk_id,
-                attempt,
-                request_json,
-                reply.raw_text,
-                reply.raw_json,
-                reply.finish_reason,
-                reply.prompt_tokens,
-                reply.completion_tokens,
-                reply.latency_ms,
-                now(),
-            ]
+            response_row(
+                request_hash, run_id, job, model, prompt_name, prompt_hash, chunk_id, attempt, request_json, reply
+            )
         )
     with db.transaction():
         db.insert_many("responses", RESPONSE_COLUMNS, new)

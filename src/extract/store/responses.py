@@ -57,26 +57,40 @@ RESPONSE_COLUMNS = (
 )
 
 
-def _row(request: ModelRequest, reply: ModelReply, run_id: str, chunk_id: str | None, attempt: int) -> list[Any]:
+def response_row(
+    request_hash: str,
+    run_id: str,
+    job: str,
+    model: str,
+    prompt_name: str,
+    prompt_hash: str,
+    chunk_id: str | None,
+    attempt: int,
+    request_json: str,
+    reply: ModelReply,
+) -> list[Any]:
+    """A `responses` row in RESPONSE_COLUMNS order."""
     return [
+        request_hash, run_id, job, model, reply.endpoint_model, prompt_name, prompt_hash, chunk_id, attempt,
+        request_json, reply.raw_text, reply.raw_json, reply.finish_reason, reply.prompt_tokens,
+        reply.completion_tokens, reply.latency_ms, now(),
+    ]  # fmt: skip
+
+
+def _row(request: ModelRequest, reply: ModelReply, run_id: str, chunk_id: str | None, attempt: int) -> list[Any]:
+    request_json = json.dumps(request.body(), ensure_ascii=False)
+    return response_row(
         request.request_hash(),
         run_id,
         request.job,
         request.model,
-        reply.endpoint_model,
         request.prompt_name,
         request.prompt_hash,
         chunk_id,
         attempt,
-        json.dumps(request.body(), ensure_ascii=False),
-        reply.raw_text,
-        reply.raw_json,
-        reply.finish_reason,
-        reply.prompt_tokens,
-        reply.completion_tokens,
-        reply.latency_ms,
-        now(),
-    ]
+        request_json,
+        reply,
+    )
 
 
 class ReplyWriter:
