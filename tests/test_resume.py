@@ -22,6 +22,26 @@ def _answer(request: dict[str, Any]) -> Reply:
     return Reply(content=grounded_answer(request), delay=0.05)
 
 
+def _start_run(
+    pipeline: Path, cwd: Path, server: FakeOpenAI, *, after_calls: int, output: int = subprocess.DEVNULL
+) -> subprocess.Popen[str]:
+    """`extract run` in a child process; returns once the server has seen `after_calls`
+    requests (or the run ended), so the caller can interrupt it mid-run."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "extract", "run", str(pipeline), "--quiet"],
+        cwd=cwd,
+        env=env,
+        stdout=output,
+        stderr=output,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while server.count() < after_calls and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return proc
+
+
 def _observations(db: Path) -> list[tuple[Any, ...]]:
     with duckdb.connect(str(db), read_only=True) as con:
         return con.execute("SELECT obs_id, claim_id, char_start, char_end FROM observations ORDER BY obs_id").fetchall()
@@ -31,17 +51,7 @@ def test_sigkill_mid_run_then_resume(isolated: Path) -> None:
     dumps = paper_list(isolated, 40)
     with FakeOpenAI(_answer) as server:
         pipeline = write_pipeline(isolated, base_url=server.base_url, inputs=[dumps])
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "extract", "run", str(pipeline), "--quiet"],
-            cwd=isolated,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 30
-        while server.count() < 12 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        proc = _start_run(pipeline, isolated, server, after_calls=12)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         first_run = [chunk_data(r) for r in server.requests]
@@ -79,18 +89,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(isolated: Path) -> None:
     dumps = paper_list(isolated, 30)
     with FakeOpenAI(_answer) as server:
         pipeline = write_pipeline(isolated, base_url=server.base_url, inputs=[dumps])
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "extract", "run", str(pipeline), "--quiet"],
-            cwd=isolated,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + 30
-        while server.count() < 8 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        proc = _start_run(pipeline, isolated, server, after_calls=8, output=subprocess.PIPE)
         proc.send_signal(signal.SIGINT)
         _out, err = proc.communicate(timeout=30)
         asked = server.count()
@@ -132,19 +131,9 @@ def test_chaos_with_kills_ends_like_a_fault_free_run(isolated: Path) -> None:
             isolated, base_url=server.base_url, inputs=[dumps], model_extra="timeout = 1.0\nmax_retries = 8"
         )
         pipeline.write_text(pipeline.read_text().replace("max_retries = 0\n", ""))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
         db = isolated / "claims.duckdb"
         for kill_after in (5, 12, 20):
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "extract", "run", str(pipeline), "--quiet"],
-                cwd=isolated,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            deadline = time.monotonic() + 30
-            while server.count() < kill_after and proc.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.005)
+            proc = _start_run(pipeline, isolated, server, after_calls=kill_after)
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
         for _ in range(5):  # resume until done
