@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from extract.hashing import claim_id
+from extract.hashing import normalise_claim_text, sha256_json
 
 from pipelines import PROJECT_ROOT, run_cli, write_pipeline
 
@@ -29,8 +29,8 @@ def test_demo_run_then_runs_claims_show(demo_db: Path) -> None:
     assert set(runs[0]["prompts"]) == {"ref_triage"}
     claims = json.loads(run_cli("claims", "--json").stdout)
     assert len(claims) == runs[0]["counts"]["claims"] > 5
-    for c in claims:
-        assert c["claim_id"] == claim_id(c["text"])  # the documented id scheme
+    for c in claims:  # the documented id scheme, from the claim's first observation
+        assert c["claim_id"] == "c-" + sha256_json([normalise_claim_text(c["text"]), "triage", None, 0])[:10]
     contested = json.loads(run_cli("claims", "--stance", "contested", "--json").stdout)
     assert contested and all(c["stance"] == "contested" for c in contested)
     assert len(contested) < len(claims)

@@ -2,9 +2,9 @@
 
 The rule: an id is a prefix plus the first hex digits of the SHA-256 of the
 canonical JSON (sorted keys, no whitespace, UTF-8, no ASCII escaping) of what
-identifies the thing. Claim ids are `c-` + 10 hex digits of the claim's
-normalised text (see `claim_id`), so an id can be recomputed and verified
-from the text alone.
+identifies the thing. Claim ids are made by the merge stage
+(`extract.stages.merge`) from the normalised text of a claim's first
+observation, with `normalise_claim_text` below.
 """
 
 from __future__ import annotations
@@ -41,8 +41,3 @@ def normalise_claim_text(text: str) -> str:
     """NFKC, casefolded, whitespace collapsed, edge punctuation stripped."""
     folded = unicodedata.normalize("NFKC", text).casefold()
     return _SPACE.sub(" ", folded).strip(_EDGE_PUNCT)
-
-
-def claim_id(text: str) -> str:
-    """`c-` + the first 10 hex digits of sha256(normalise_claim_text(text))."""
-    return "c-" + sha256_text(normalise_claim_text(text))[:10]

@@ -144,6 +144,7 @@ class Observation:
     chunk_id: str | None = None
     char_start: int | None = None
     char_end: int | None = None
+    run_label: str | None = None
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,15 @@ from extract.stages.batch import collect as collect_batches
 from extract.stages.batch import submit as submit_batches
 from extract.stages.chunk import OFFLINE_ENCODING, Tokenizer, chunk_record, load_tokenizer
 from extract.stages.extract import ExtractJob, TriageRequests
+from extract.stages.importing import parse_import
 from extract.stages.ingest import ingest_file
+from extract.stages.merge import Merger
 from extract.store import Database, open_database
 from extract.store.batches import list_batches, open_batches, update_batch
 from extract.store.claims import refresh_claims
 from extract.store.documents import citation_keys, record_lookup, save_chunks, save_document, save_records
+from extract.store.observations import save_observations, unsaved_observations
+from extract.store.rejects import save_rejects
 from extract.store.responses import cached_reply, completion_history
 from extract.store.runs import finish_run, mark_interrupted, new_run_id, start_run
 
@@ -237,6 +241,7 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
                 citation_keys=keys,
                 arxiv_records=arxiv,
                 tokenizer=tokenizer,
+                merger=Merger(db),
                 batch_mode=options.batch,
             )
             progress.start(len(work))
@@ -427,3 +432,50 @@ def _stats(job: ExtractJob) -> dict[str, int]:
     names = {f.name for f in fields(RunSummary)}
     counts = {k: v for k, v in asdict(job.stats).items() if k in names}
     return {**counts, "rejects": job.rejects_so_far}
+
+
+@dataclass
+class ImportSummary:
+    run_id: str
+    db: str
+    lines: int = 0
+    observations: int = 0
+    duplicates: int = 0
+    claims: int = 0
+    rejects: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.rejects else 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "exit_code": self.exit_code}
+
+
+def import_observations(path: Path, db_path: Path) -> ImportSummary:
+    """`extract import`: bring in observations made elsewhere and merge them."""
+    if not path.is_file():
+        raise InputError(f"input not found: {path}")
+    with open_database(db_path) as db:
+        summary = ImportSummary(run_id=new_run_id(), db=str(db_path))
+        start_run(db, summary.run_id, command="import", pipeline={"name": "import", "path": str(path)})
+        keys, arxiv = record_lookup(db)
+        parsed = parse_import(path, summary.run_id, keys, arxiv)
+        fresh = unsaved_observations(db, parsed.observations)
+        merger = Merger(db)
+        saved = save_observations(db, merger.assign(fresh))
+        merger.persist()
+        save_rejects(db, parsed.rejects)
+        summary.lines = parsed.lines
+        summary.observations = len(saved)
+        summary.duplicates = len(parsed.observations) - len(saved)
+        summary.rejects = len(parsed.rejects)
+        summary.claims = refresh_claims(db, {o.claim_id for o in saved})
+        finish_run(
+            db,
+            summary.run_id,
+            status="done_with_rejects" if summary.rejects else "done",
+            counts=summary.as_dict(),
+            skipped=[],
+        )
+    return summary

@@ -9,6 +9,7 @@ so an unknown value becomes a per-claim reject with its reason, not a lost answe
 from __future__ import annotations
 
 import copy
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -56,3 +57,24 @@ def triage_schema(domains: list[str], topics: list[str]) -> dict[str, Any]:
             "description": claim["topic"].get("description", ""),
         }
     return schema
+
+
+class ImportedObservation(BaseModel):
+    """One line of `extract import` (the SPEC's observation import format)."""
+
+    model_config = ConfigDict(extra="ignore")
+    text: str = Field(min_length=1)
+    stance: Stance
+    kind: str = Field(min_length=1)
+    topic: str | None
+    field_path: str | None
+    model: str = Field(min_length=1)
+    quote: str
+    domain: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    citations: list[str] = Field(default_factory=list)
+    camp: str | None = None
+    lang: str | None = None
+    source: str | None = None
+    extracted_at: datetime | None = None
+    run_label: str | None = None

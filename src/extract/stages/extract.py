@@ -16,12 +16,13 @@ from typing import Any
 
 from extract.config import HEURISTIC, Pipeline
 from extract.errors import TerminalModelError, TransientModelError
-from extract.hashing import canonical_json, claim_id, short_id
+from extract.hashing import canonical_json, short_id
 from extract.models import Chunk, Citation, Document, ModelReply, ModelRequest, Observation, Record, Reject
 from extract.prompting import PromptTemplate, data_boundary
 from extract.providers import Provider
 from extract.schemas import TriageAnswer, triage_schema
 from extract.stages.chunk import Tokenizer, split_chunk
+from extract.stages.merge import Merger
 from extract.stages.ratelimit import RateLimiter
 from extract.stages.retry import with_transport_retries
 from extract.stages.validate import AnswerError, align_quote, claim_problem, parse_triage, resolve_citation
@@ -29,7 +30,7 @@ from extract.store import Database
 from extract.store.batches import PendingRequest, pending_request_hashes
 from extract.store.db import now
 from extract.store.documents import save_chunks
-from extract.store.observations import save_observations
+from extract.store.observations import save_observations, unsaved_observations
 from extract.store.rejects import save_rejects
 from extract.store.responses import ReplyWriter, cached_reply, known_request_hashes
 
@@ -140,13 +141,16 @@ class ExtractJob:
     citation_keys: dict[str, str]
     arxiv_records: dict[str, str]
     tokenizer: Tokenizer
+    merger: Merger
     stats: ExtractStats = field(default_factory=ExtractStats)
-    flush_every: int = 500
+    flush_every: int = 20_000
     batch_mode: bool = False
 
     def __post_init__(self) -> None:
-        # Observations and rejects are written in batches: they can always be
-        # re-derived from the stored raw answers, which are committed one by one.
+        # Observations and rejects are written in large batches: they can always be
+        # re-derived from the stored raw answers (committed as they arrive), and
+        # merging a whole batch in document order keeps claim ids independent of
+        # the order in which answers arrived.
         self.limiter = RateLimiter(self.pipeline.model.rpm, self.pipeline.model.tpm)
         self.in_flight = asyncio.Semaphore(self.pipeline.model.concurrency)
         self.writer = ReplyWriter(self.db)
@@ -318,7 +322,7 @@ class ExtractJob:
             observations.append(
                 Observation(
                     obs_id=short_id("o-", [request_hash, i, chunk.chunk_id]),
-                    claim_id=claim_id(claim.text),
+                    claim_id="",  # the merge stage assigns it
                     run_id=self.run_id,
                     job=JOB,
                     text=claim.text.strip(),
@@ -357,7 +361,8 @@ class ExtractJob:
         """Write buffered observations and rejects (call at the end, whatever happened)."""
         observations, self._observations = self._observations, []
         rejects, self._rejects = self._rejects, []
-        new = save_observations(self.db, observations)
+        new = save_observations(self.db, self.merger.assign(unsaved_observations(self.db, observations)))
+        self.merger.persist()
         self.stats.observations += len(new)
         self.stats.claim_ids.update(o.claim_id for o in new)
         save_rejects(self.db, rejects)

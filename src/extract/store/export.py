@@ -19,7 +19,7 @@ from extract.store.db import Database
 _QUERIES: dict[str, str] = {
     "observations": """
         SELECT text, stance, job AS kind, topic, field_path, model, quote, domain, tags, citations, camp, lang,
-               source, strftime(created_at, '%Y-%m-%d') AS extracted_at, run_id AS run_label,
+               source, strftime(created_at, '%Y-%m-%d') AS extracted_at, coalesce(run_label, run_id) AS run_label,
                claim_id, obs_id, run_id, doc_sha256, record_id, chunk_id, prompt_name, prompt_hash,
                request_hash, char_start, char_end, alignment, flags
         FROM observations ORDER BY created_at, obs_id""",

@@ -175,6 +175,25 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "003_claim_index",
+        """
+        -- What the merge stage needs to place a new observation without re-reading
+        -- every observation: each claim's scope and a capped token signature.
+        CREATE TABLE claim_index (
+            claim_id VARCHAR PRIMARY KEY,
+            scope VARCHAR NOT NULL,           -- triage | headline | stance | counter | other kinds
+            topic VARCHAR,
+            camp VARCHAR,
+            tokens VARCHAR[] NOT NULL,
+            citations VARCHAR[] NOT NULL,
+            numbers VARCHAR[] NOT NULL,
+            n_obs INTEGER NOT NULL
+        );
+        -- Imported observations keep the label of the run that made them elsewhere.
+        ALTER TABLE observations ADD COLUMN run_label VARCHAR;
+        """,
+    ),
 ]
 
 

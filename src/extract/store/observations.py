@@ -36,6 +36,7 @@ OBSERVATION_COLUMNS = (
     "char_start",
     "char_end",
     "created_at",
+    "run_label",
 )
 
 CITATION_COLUMNS = ("obs_id", "claim_id", "raw", "kind", "value", "record_id")
@@ -49,6 +50,17 @@ def _row(o: Observation) -> list[Any]:
         "citations": [c.value for c in o.citations],
     }
     return [values[c] for c in OBSERVATION_COLUMNS]
+
+
+def unsaved_observations(db: Database, observations: list[Observation]) -> list[Observation]:
+    """Those not stored yet (a re-run replays answers whose observations exist)."""
+    if not observations:
+        return []
+    ids = [o.obs_id for o in observations]
+    known = {
+        r[0] for r in db.con.execute("SELECT obs_id FROM observations WHERE list_contains(?, obs_id)", [ids]).fetchall()
+    }
+    return list({o.obs_id: o for o in observations if o.obs_id not in known}.values())
 
 
 def save_observations(db: Database, observations: list[Observation]) -> list[Observation]:

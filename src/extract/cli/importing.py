@@ -1,0 +1,41 @@
+"""`extract import`: observations made elsewhere, merged into the claims."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from extract.cli.common import db_option, handle_errors, json_option, print_json
+from extract.pipeline import database_path, import_observations
+
+
+@click.command(name="import")
+@click.argument("observations_file", metavar="OBSERVATIONS.jsonl", type=click.Path(path_type=Path, dir_okay=False))
+@db_option
+@json_option
+@handle_errors
+def import_(observations_file: Path, db: Path | None, as_json: bool) -> None:
+    """Import observations (one JSON object a line) and merge them into claims.
+
+    Required fields: text, stance, kind, topic, field_path, model, quote.
+    Optional: domain, tags, citations, camp, lang, source, extracted_at,
+    run_label. A bad line is rejected with its reason (exit code 1); importing
+    the same file twice adds nothing.
+
+    \\b
+    Examples:
+      extract import corpus.jsonl
+      extract export observations --format jsonl --db a.duckdb > obs.jsonl
+      extract import obs.jsonl --db b.duckdb
+    """
+    s = import_observations(observations_file, database_path(None, db))
+    if as_json:
+        print_json(s.as_dict())
+    else:
+        click.echo(
+            f"import {s.run_id}: {s.lines} line(s), {s.observations} new observation(s),"
+            f" {s.duplicates} already present, {s.claims} claim(s) touched, {s.rejects} rejected"
+        )
+    sys.exit(s.exit_code)

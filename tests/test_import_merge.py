@@ -1,0 +1,101 @@
+"""`extract import` and the merge: paraphrases join, different claims stay apart, ids stay put."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from pipelines import PROJECT_ROOT, run_cli
+
+
+def _obs(text: str, **extra: Any) -> dict[str, Any]:
+    base = {
+        "text": text,
+        "stance": "contested",
+        "kind": "topic_report",
+        "topic": "moe-landscape",
+        "field_path": "report.positions[2].stance",
+        "model": "gpt-x",
+        "quote": text,
+    }
+    return {**base, **extra}
+
+
+def _write(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def _claims_by_text(db: Path) -> dict[str, str]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return dict(con.execute("SELECT text, claim_id FROM observations").fetchall())
+
+
+CAMP = "learned routing/balancing is overrated (random/frozen routers)"
+A1 = (
+    "Many MoE gains come from total-parameter capacity under sparse activation rather than sophisticated routing;"
+    " in some settings random or frozen routers match learned ones."
+)
+A2 = (
+    "Claims many MoE gains come from capacity effects (more total params with sparse activation) rather than"
+    " sophisticated routing; in some settings frozen random routers are competitive."
+)
+B1 = "Expert specialisation emerges only with auxiliary-loss-free balancing, so router design is the central lever."
+
+
+def test_paraphrases_merge_and_other_camps_stay_apart(isolated: Path) -> None:
+    rows = [
+        _obs(A1, camp=CAMP),
+        _obs(A2, camp=CAMP),
+        _obs(B1, camp="router design is the central lever for specialisation"),
+        _obs(A1, camp=CAMP, field_path="report.positions[2].counter"),  # a counter is never its stance
+        _obs(A1, camp=CAMP, topic="other-topic"),  # another debate
+    ]
+    result = run_cli("import", str(_write(isolated / "obs.jsonl", rows)), "--json")
+    summary = json.loads(result.stdout)
+    assert result.exit_code == 0 and summary["observations"] == 5
+    with duckdb.connect(str(isolated / "claims.duckdb"), read_only=True) as con:
+        groups = con.execute("SELECT list(text ORDER BY text) FROM observations GROUP BY claim_id").fetchall()
+        n_obs = con.execute("SELECT max(n_obs), count(*) FROM claims").fetchone()
+    assert sorted(len(g[0]) for g in groups) == [1, 1, 1, 2]
+    assert [sorted([A1, A2])] == [g[0] for g in groups if len(g[0]) == 2]
+    assert n_obs == (2, 4)
+
+
+def test_ids_are_stable_and_reimport_adds_nothing(isolated: Path) -> None:
+    first = _write(isolated / "a.jsonl", [_obs(A1, camp=CAMP), _obs(B1, camp="router design is the lever")])
+    assert run_cli("import", str(first)).exit_code == 0
+    before = _claims_by_text(isolated / "claims.duckdb")
+    again = json.loads(run_cli("import", str(first), "--json").stdout)
+    assert again["observations"] == 0 and again["duplicates"] == 2
+    assert run_cli("import", str(_write(isolated / "b.jsonl", [_obs(A2, camp=CAMP)]))).exit_code == 0
+    after = _claims_by_text(isolated / "claims.duckdb")
+    assert {t: after[t] for t in before} == before  # adding observations changed no existing id
+    assert after[A2] == before[A1]
+
+
+def test_bad_lines_are_rejected_with_the_raw_line(isolated: Path) -> None:
+    path = isolated / "bad.jsonl"
+    path.write_text(json.dumps(_obs(A1, camp=CAMP)) + "\nnot json\n" + json.dumps({"text": "no stance"}) + "\n")
+    result = run_cli("import", str(path), "--json")
+    assert result.exit_code == 1 and json.loads(result.stdout)["rejects"] == 2
+    with duckdb.connect(str(isolated / "claims.duckdb"), read_only=True) as con:
+        rows = con.execute("SELECT reason, raw_output FROM rejects ORDER BY detail").fetchall()
+    assert [r[0] for r in rows] == ["invalid_import", "invalid_import"]
+    assert {r[1] for r in rows} == {"not json", json.dumps({"text": "no stance"})}
+
+
+def test_export_then_import_round_trips(isolated: Path) -> None:
+    assert run_cli("run", str(PROJECT_ROOT / "pipelines" / "demo.toml")).exit_code == 0
+    exported = isolated / "obs.jsonl"
+    assert run_cli("export", "observations", "--out", str(exported)).exit_code == 0
+    other = isolated / "other.duckdb"
+    summary = json.loads(run_cli("import", str(exported), "--db", str(other), "--json").stdout)
+    lines = exported.read_text(encoding="utf-8").splitlines()
+    assert summary["observations"] == len(lines) and summary["rejects"] == 0
+    with duckdb.connect(str(other), read_only=True) as con:
+        texts = sorted(r[0] for r in con.execute("SELECT text FROM observations").fetchall())
+    assert texts == sorted(json.loads(line)["text"] for line in lines)
