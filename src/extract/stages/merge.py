@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -180,56 +180,67 @@ class Merger:
 
     def __post_init__(self) -> None:
         self._by_id: dict[str, int] = {}
-        self._postings: dict[str, list[int]] = defaultdict(list)
+        # Postings are keyed by block (scope, and topic for report statements) and
+        # token, so candidates are compatible by construction.
+        self._postings: dict[tuple[str, str], list[int]] = defaultdict(list)
+        self._df: Counter[str] = Counter()
         for claim_id, scope, topic, camp, tokens, citations, numbers, n_obs in load_index(self.db):
             self._add(_Claim(claim_id, scope, topic, camp, Signature(set(tokens), set(numbers), set(citations)), n_obs))
+
+    @staticmethod
+    def _block(scope: str, topic: str | None) -> str:
+        return scope if scope == "triage" else f"{scope}\x1f{topic}"
+
+    def _index(self, at: int, tokens: set[str], citations: set[str]) -> None:
+        claim = self.claims[at]
+        block = self._block(claim.scope, claim.topic)
+        for key in tokens | {"@" + c for c in citations}:
+            self._postings[(block, key)].append(at)
+        self._df.update(tokens)
 
     def _add(self, claim: _Claim) -> int:
         at = len(self.claims)
         self.claims.append(claim)
         self._by_id[claim.claim_id] = at
-        for key in claim.sig.tokens | {"@" + c for c in claim.sig.citations}:
-            self._postings[key].append(at)
+        self._index(at, claim.sig.tokens, claim.sig.citations)
         return at
 
     def _idf(self, token: str) -> float:
-        return math.log(1.0 + (len(self.claims) + 1) / (1.0 + len(self._postings.get(token, ()))))
+        return math.log(1.0 + (len(self.claims) + 1) / (1.0 + self._df.get(token, 0)))
 
-    def _candidates(self, sig: Signature) -> set[int]:
-        rare = sorted(sig.tokens, key=lambda t: len(self._postings.get(t, ())))[:RARE_TOKENS]
+    def _weight(self, at: int) -> float:
+        return sum(self._idf(t) for t in self.claims[at].sig.tokens)
+
+    def _candidates(self, sig: Signature, block: str) -> set[int]:
+        postings = self._postings
+        # The rarest tokens that some claim of this block has (a token no claim has
+        # finds nothing and would waste a slot).
+        present = [t for t in sig.tokens if (block, t) in postings]
+        rare = sorted(present, key=lambda t: len(postings[(block, t)]))[:RARE_TOKENS]
         found: set[int] = set()
         for key in [*rare, *("@" + c for c in sig.citations)]:
-            posting = self._postings.get(key, [])
+            posting = postings.get((block, key), [])
             if len(posting) <= COMMON_POSTINGS:
                 found.update(posting)
         return found
 
-    def _score(self, sig: Signature, claim: _Claim, camp: str | None) -> float:
-        a, b = sig.tokens, claim.sig.tokens
+    def _score(self, sig: Signature, idf: dict[str, float], weight: float, at: int, camp: set[str]) -> float:
+        claim = self.claims[at]
         score = 0.0
-        shared = sum(self._idf(t) for t in a & b)
+        shared = sum(idf[t] for t in sig.tokens & claim.sig.tokens)
         if shared:
-            wa, wb = sum(self._idf(t) for t in a), sum(self._idf(t) for t in b)
-            score = 0.5 * shared / min(wa, wb) + 0.5 * shared / (wa + wb - shared)
+            other = self._weight(at)
+            score = 0.5 * shared / min(weight, other) + 0.5 * shared / (weight + other - shared)
         if sig.citations & claim.sig.citations:
             score += 0.15
         if camp and claim.camp:
             # Within one topic a camp label names the position; paraphrased
             # statements of one camp share it almost word for word.
-            score += CAMP_WEIGHT * _overlap(_camp_tokens(camp), _camp_tokens(claim.camp))
+            score += CAMP_WEIGHT * _overlap(camp, _camp_tokens(claim.camp))
         if sig.numbers and claim.sig.numbers and claim.scope == "triage":
             # "improves by 12%" and "improves by 30%" are different claims.
             score += 0.05 if sig.numbers & claim.sig.numbers else -0.35
         return score
-
-    @staticmethod
-    def _compatible(scope: str, topic: str | None, camp: str | None, claim: _Claim) -> bool:
-        if claim.scope != scope:
-            return False
-        if scope != "triage" and claim.topic != topic:
-            return False
-        # Different camps of one debate stay apart even when they use the same words.
-        return not (camp and claim.camp and _overlap(_camp_tokens(camp), _camp_tokens(claim.camp)) < CAMP_APART)
 
     def _new_id(self, o: Observation, scope: str) -> str:
         n = 0
@@ -243,13 +254,18 @@ class Merger:
     def place(self, o: Observation) -> str:
         """The claim id for one observation (joining or creating a claim)."""
         scope = scope_of(o.job, o.field_path)
+        block = self._block(scope, o.topic)
         sig = signature(o.text, [c.value for c in o.citations])
+        idf = {t: self._idf(t) for t in sig.tokens}
+        weight = sum(idf.values())
+        camp = _camp_tokens(o.camp) if o.camp else set()
         best, best_score = None, self.threshold
-        for at in self._candidates(sig):
-            claim = self.claims[at]
-            if not self._compatible(scope, o.topic, o.camp, claim):
+        for at in self._candidates(sig, block):
+            other_camp = self.claims[at].camp
+            # Different camps of one debate stay apart even when they use the same words.
+            if camp and other_camp and _overlap(camp, _camp_tokens(other_camp)) < CAMP_APART:
                 continue
-            score = self._score(sig, claim, o.camp)
+            score = self._score(sig, idf, weight, at, camp)
             if score >= best_score:
                 best, best_score = at, score
         if best is None:
@@ -260,15 +276,13 @@ class Merger:
         claim.n_obs += 1
         claim.dirty = True
         room = SIGNATURE_CAP - len(claim.sig.tokens)
-        added = sorted(sig.tokens - claim.sig.tokens)[: max(room, 0)]
-        for token in added:
-            self._postings[token].append(best)
-        for cite in sig.citations - claim.sig.citations:
-            self._postings["@" + cite].append(best)
-        claim.sig.tokens.update(added)
-        claim.sig.citations |= sig.citations
-        claim.sig.numbers |= sig.numbers & set(added)
+        added = set(sorted(sig.tokens - claim.sig.tokens)[: max(room, 0)])
+        new_cites = sig.citations - claim.sig.citations
+        claim.sig.tokens |= added
+        claim.sig.citations |= new_cites
+        claim.sig.numbers |= sig.numbers & added
         claim.camp = claim.camp or o.camp
+        self._index(best, added, new_cites)
         return claim.claim_id
 
     def assign(self, observations: list[Observation]) -> list[Observation]:

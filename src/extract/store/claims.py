@@ -32,8 +32,7 @@ def refresh_claims(db: Database, claim_ids: Iterable[str]) -> int:
     ids = sorted(set(claim_ids))
     if not ids:
         return 0
-    db.con.execute("CREATE OR REPLACE TEMP TABLE _touched (claim_id VARCHAR PRIMARY KEY)")
-    db.con.executemany("INSERT INTO _touched VALUES (?)", [[i] for i in ids])
+    db.con.execute("CREATE OR REPLACE TEMP TABLE _touched AS SELECT unnest(?::VARCHAR[]) AS claim_id", [ids])
     db.con.execute(
         """
         INSERT OR REPLACE INTO claims

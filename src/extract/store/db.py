@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +18,7 @@ from extract.errors import DatabaseInUse, InputError
 from extract.store.migrations import apply_migrations
 
 _BATCH_ROWS = 256
+_BULK_ROWS = 2000
 
 
 @dataclass
@@ -49,14 +53,47 @@ class Database:
 def insert_rows(
     con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...], rows: list[list[Any]], suffix: str = ""
 ) -> None:
-    """Multi-row INSERTs: DuckDB's executemany runs one statement per row, which is slow."""
+    """Multi-row INSERTs: DuckDB's executemany runs one statement per row, which is slow;
+    large batches go through a temporary JSONL file that DuckDB reads in bulk."""
     if not rows:
+        return
+    if len(rows) >= _BULK_ROWS:
+        _bulk_insert(con, table, columns, rows, suffix)
         return
     one = "(" + ", ".join("?" for _ in columns) + ")"
     for at in range(0, len(rows), _BATCH_ROWS):
         batch = rows[at : at + _BATCH_ROWS]
         sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES " + ", ".join(one for _ in batch) + suffix
         con.execute(sql, [v for row in batch for v in row])
+
+
+def _bulk_insert(
+    con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...], rows: list[list[Any]], suffix: str
+) -> None:
+    types = dict(
+        con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?", [table]
+        ).fetchall()
+    )
+    spec = "{" + ", ".join(f"'{c}': '{types[c]}'" for c in columns) + "}"
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", encoding="utf-8", delete=False) as fh:
+        for row in rows:
+            fh.write(json.dumps(dict(zip(columns, row, strict=True)), ensure_ascii=False, default=_jsonable) + "\n")
+        name = fh.name
+    try:
+        con.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)}"
+            f" FROM read_json(?, format = 'newline_delimited', columns = {spec}){suffix}",
+            [name],
+        )
+    finally:
+        os.unlink(name)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot store {type(value).__name__}")
 
 
 def now() -> datetime:
