@@ -144,6 +144,14 @@ class ExtractSettings(BaseModel):
     max_claims_per_chunk: int = Field(default=8, gt=0)
 
 
+class ReportSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    report_language: str = "en"
+    max_positions: int = Field(default=4, gt=0)
+    max_claims: int = Field(default=60, gt=0)
+
+
 class Price(BaseModel):
     """US dollars per million tokens."""
 
@@ -164,6 +172,7 @@ class Pipeline(BaseModel):
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     extract: ExtractSettings = Field(default_factory=ExtractSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
     domains: list[Domain] = Field(default_factory=lambda: list(DEFAULT_DOMAINS))
     topics: list[Topic] = Field(default_factory=list)
     prices: dict[str, Price] = Field(default_factory=dict)

@@ -145,6 +145,7 @@ class Observation:
     char_start: int | None = None
     char_end: int | None = None
     run_label: str | None = None
+    parent_obs_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from extract.stages.extract import ExtractJob, TriageRequests
 from extract.stages.importing import parse_import
 from extract.stages.ingest import ingest_file
 from extract.stages.merge import Merger
+from extract.stages.report import ReportJob
 from extract.store import Database, open_database
 from extract.store.batches import list_batches, open_batches, update_batch
 from extract.store.claims import refresh_claims
@@ -104,6 +105,7 @@ class RunSummary(InputCounts):
     retries: int = 0
     splits: int = 0
     deferred: int = 0
+    report_statements: int = 0
     batches_submitted: int = 0
     batch_answers: int = 0
     failed: int = 0
@@ -163,7 +165,9 @@ def expand_inputs(paths: list[Path]) -> list[Path]:
 
 def _make_provider(pipeline: Pipeline, model: str) -> Provider:
     if model == HEURISTIC:
-        return Heuristic(pipeline.domains, pipeline.topics, pipeline.extract.max_claims_per_chunk)
+        return Heuristic(
+            pipeline.domains, pipeline.topics, pipeline.extract.max_claims_per_chunk, pipeline.report.max_positions
+        )
     return OpenAIChat(pipeline.model)
 
 
@@ -245,7 +249,10 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
                 batch_mode=options.batch,
             )
             progress.start(len(work))
-            asyncio.run(_extract_all(job, work, pipeline.model.concurrency, progress, summary))
+            reports = None
+            if pipeline.topics and pipeline.report.enabled and not options.batch:
+                reports = ReportJob(job, pipeline, load_prompt(pipeline.prompts, "topic_report"))
+            asyncio.run(_extract_all(job, work, pipeline.model.concurrency, progress, summary, reports))
             summary.deferred = job.stats.deferred
             if job.deferred:
                 summary.batches_submitted, sent = submit_batches(
@@ -399,6 +406,7 @@ async def _extract_all(
     concurrency: int,
     progress: Progress,
     summary: RunSummary,
+    reports: ReportJob | None,
 ) -> None:
     # Chunks in progress (preparing, calling, validating); calls in flight are
     # bounded by the job itself at `concurrency`.
@@ -415,6 +423,12 @@ async def _extract_all(
         tasks = [asyncio.create_task(one(item)) for item in work]
         try:
             await asyncio.gather(*tasks)
+            if reports is not None:
+                # Reports read the topic's merged claims: write this run's first.
+                job.flush()
+                refresh_claims(job.db, job.stats.claim_ids)
+                written = await asyncio.gather(*(reports.run_topic(t) for t in reports.pipeline.topics))
+                summary.report_statements = sum(written)
         except BaseException:
             for t in tasks:
                 t.cancel()

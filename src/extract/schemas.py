@@ -78,3 +78,30 @@ class ImportedObservation(BaseModel):
     source: str | None = None
     extracted_at: datetime | None = None
     run_label: str | None = None
+
+
+class ReportStatement(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, description="The statement, in the configured claim language.")
+    evidence: str = Field(min_length=1, description="Why, in the report language, citing records by key.")
+    citations: list[str] = Field(description="Citation keys of the topic's records this rests on.")
+
+
+class ReportPosition(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    camp: str = Field(min_length=1, description="A short label for the camp holding this position.")
+    stance: ReportStatement
+    counter: ReportStatement
+
+
+class ReportAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    headline_claims: list[ReportStatement]
+    positions: list[ReportPosition]
+
+
+def report_schema(max_positions: int) -> dict[str, Any]:
+    """The strict JSON schema for the `topic_report` answer."""
+    schema: dict[str, Any] = _strict(copy.deepcopy(ReportAnswer.model_json_schema()))
+    schema["properties"]["positions"]["maxItems"] = max_positions
+    return schema

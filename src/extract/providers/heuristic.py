@@ -1,9 +1,9 @@
 """The `heuristic` model: an offline, deterministic, extractive baseline.
 
 It reads the same request a real model gets (the data between the boundary
-lines and the records list) and answers in the same JSON schema. Claims and
-quotes are sentences of the data, never invented; stance, domain, tags and
-topic come from keyword cues. It is labelled `heuristic` in provenance.
+lines and the records list) and answers in the same JSON schema. Triage claims
+and quotes are sentences of the data; report statements are the topic's own
+claims; nothing is invented. Stance, domain, tags and topic come from keyword cues. It is labelled `heuristic` in provenance.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from extract.models import ModelReply, ModelRequest
 NAME = "heuristic"
 
 _DATA = re.compile(r"^(<<<DATA-[0-9a-f]+>>>) BEGIN DATA\n(.*)\n\1 END DATA$", re.DOTALL | re.MULTILINE)
+_CLAIM_LINE = re.compile(r"^- (consensus|contested) \| (.+?) \| ([^|\n]*)$", re.MULTILINE)
+_ARXIV_LIKE = re.compile(r"^\d{4}\.\d{4,5}$")
 _RECORD_LINE = re.compile(r"^- (?P<key>\S+) \| (?P<ids>[^|]*) \| ")
 # A sentence ends at . ! ? followed by a space or the line's end, or at 。！？.
 _SENTENCE = re.compile(r"[^\n]+?(?:[.!?]+(?=\s|$)|[。！？]+|$)", re.MULTILINE)
@@ -154,10 +156,11 @@ def _matches(text: str, keywords: list[str]) -> int:
 class Heuristic:
     """Answers `ref_triage` requests without a network or a key."""
 
-    def __init__(self, domains: list[Domain], topics: list[Topic], max_claims: int) -> None:
+    def __init__(self, domains: list[Domain], topics: list[Topic], max_claims: int, max_positions: int = 4) -> None:
         self.domains = domains
         self.topics = topics
         self.max_claims = max_claims
+        self.max_positions = max_positions
 
     def _domain(self, text: str) -> str:
         scored = [(_matches(text, d.keywords), -i, d.slug) for i, d in enumerate(self.domains)]
@@ -211,9 +214,40 @@ class Heuristic:
             )
         return {"claims": claims}
 
+    def report(self, user_message: str, max_positions: int) -> dict[str, list[dict[str, Any]]]:
+        """An extractive debate map: statements are the topic's own claims, never new text."""
+        found = _DATA.search(user_message)
+        data = found.group(2) if found else ""
+        claims = [m.groups() for m in _CLAIM_LINE.finditer(data.split("Claims (stance | text | citations):")[-1])]
+
+        def statement(text: str, cites: str) -> dict[str, Any]:
+            keys = [c.strip() for c in cites.split(",") if c.strip() and not _ARXIV_LIKE.match(c.strip())]
+            return {"text": text, "evidence": text, "citations": keys}
+
+        consensus = [(t, c) for stance, t, c in claims if stance == "consensus"]
+        contested = [(t, c) for stance, t, c in claims if stance == "contested"]
+        positions: list[dict[str, Any]] = []
+        for i in range(0, len(contested) - 1, 2):
+            if len(positions) == max_positions:
+                break
+            (stance_text, stance_cites), (counter_text, counter_cites) = contested[i], contested[i + 1]
+            positions.append(
+                {
+                    "camp": " ".join(stance_text.split()[:6]),
+                    "stance": statement(stance_text, stance_cites),
+                    "counter": statement(counter_text, counter_cites),
+                }
+            )
+        return {"headline_claims": [statement(t, c) for t, c in consensus[:3]], "positions": positions}
+
     async def complete(self, request: ModelRequest) -> ModelReply:
         user = "\n".join(m["content"] for m in request.messages if m["role"] == "user")
-        text = json.dumps(self.answer(user), ensure_ascii=False)
+        if request.job == "topic_report":
+            schema = (request.response_format or {}).get("json_schema", {}).get("schema", {})
+            limit = schema.get("properties", {}).get("positions", {}).get("maxItems", self.max_positions)
+            text = json.dumps(self.report(user, int(limit)), ensure_ascii=False)
+        else:
+            text = json.dumps(self.answer(user), ensure_ascii=False)
         return ModelReply(
             raw_text=text,
             endpoint_model=NAME,

@@ -25,6 +25,7 @@ from extract.stages.chunk import Tokenizer, split_chunk
 from extract.stages.merge import Merger
 from extract.stages.ratelimit import RateLimiter
 from extract.stages.retry import with_transport_retries
+from extract.stages.topics import assign_topic
 from extract.stages.validate import AnswerError, align_quote, claim_problem, parse_triage, resolve_citation
 from extract.store import Database
 from extract.store.batches import PendingRequest, pending_request_hashes
@@ -39,7 +40,7 @@ MAX_SPLIT_DEPTH = 3
 UNPARSED_LIMIT = 10
 
 
-class _Deferred(Exception):
+class Deferred(Exception):
     """Batch mode: the request goes into the next batch instead of being sent now."""
 
 
@@ -163,17 +164,17 @@ class ExtractJob:
         self.model = self.requests.model
         self.prompt = self.requests.prompt
 
-    async def reply(self, request: ModelRequest, chunk: Chunk, attempt: int) -> ModelReply:
+    async def reply(self, request: ModelRequest, chunk_id: str | None, attempt: int) -> ModelReply:
         """From the cache, or from the model and then straight into the database."""
         cached = cached_reply(self.db, request.request_hash()) if request.request_hash() in self.known else None
         if cached is not None:
             self.stats.cached += 1
             return cached
         if request.request_hash() in self.waiting:
-            raise _Deferred  # already in an open batch: never paid for twice
+            raise Deferred  # already in an open batch: never paid for twice
         if self.batch_mode:
-            self.deferred.append(PendingRequest(request, chunk.chunk_id, attempt))
-            raise _Deferred
+            self.deferred.append(PendingRequest(request, chunk_id, attempt))
+            raise Deferred
         estimate = (
             self.requests.prompt_tokens(self.tokenizer, request) + self._completion_estimate()
             if self.limiter.counts_tokens
@@ -189,7 +190,7 @@ class ExtractJob:
 
         reply = await with_transport_retries(call, retries=self.pipeline.model.max_retries, on_retry=self._retried)
         self.limiter.settle(estimate, reply.prompt_tokens + reply.completion_tokens)
-        await self.writer.save(request, reply, run_id=self.run_id, chunk_id=chunk.chunk_id, attempt=attempt)
+        await self.writer.save(request, reply, run_id=self.run_id, chunk_id=chunk_id, attempt=attempt)
         self.known.add(request.request_hash())
         self.stats.calls += 1
         self.stats.prompt_tokens += reply.prompt_tokens
@@ -211,8 +212,8 @@ class ExtractJob:
         for attempt in range(max_reasks + 1):
             request = self.requests.request(messages)
             try:
-                reply = await self.reply(request, chunk, attempt)
-            except _Deferred:
+                reply = await self.reply(request, chunk.chunk_id, attempt)
+            except Deferred:
                 self.stats.deferred += 1
                 return
             except TransientModelError as exc:
@@ -307,10 +308,10 @@ class ExtractJob:
             alignment = align_quote(claim.quote, chunk.text)
             assert alignment is not None  # claim_problem checked it
             flags: list[str] = []
-            topic = claim.topic
-            if topic is not None and topic not in topics:
-                flags.append(f"unknown_topic:{topic}")
-                topic = None
+            if claim.topic is not None and claim.topic not in topics:
+                flags.append(f"unknown_topic:{claim.topic}")
+            tags = tuple(dict.fromkeys(t.strip() for t in claim.tags if t.strip()))
+            topic = assign_topic(self.pipeline.topics, claim.topic, claim.text, tags, record.title, doc.path)
             citations = []
             for raw in dict.fromkeys(claim.citations):
                 c = resolve_citation(raw, self.citation_keys, self.arxiv_records)
@@ -328,7 +329,7 @@ class ExtractJob:
                     text=claim.text.strip(),
                     stance=claim.stance,
                     domain=claim.domain,
-                    tags=tuple(dict.fromkeys(t.strip() for t in claim.tags if t.strip())),
+                    tags=tags,
                     topic=topic,
                     citations=tuple(citations),
                     quote=doc.text[start:end],
@@ -357,6 +358,10 @@ class ExtractJob:
     def rejects_so_far(self) -> int:
         return self.stats.rejects + len(self._rejects)
 
+    def keep(self, observations: list[Observation]) -> None:
+        """Buffer observations made by another job of this run (topic reports)."""
+        self._observations.extend(observations)
+
     def flush(self) -> None:
         """Write buffered observations and rejects (call at the end, whatever happened)."""
         observations, self._observations = self._observations, []
@@ -380,18 +385,33 @@ class ExtractJob:
         item: dict[str, Any] | None = None,
         key: list[Any] | None = None,
     ) -> None:
+        self.reject_raw(JOB, reason, detail, raw, request_hash, item=item, key=key, chunk=chunk)
+
+    def reject_raw(
+        self,
+        job: str,
+        reason: str,
+        detail: str,
+        raw: str,
+        request_hash: str | None,
+        *,
+        item: dict[str, Any] | None = None,
+        key: list[Any] | None = None,
+        chunk: Chunk | None = None,
+    ) -> None:
+        """Record what is not kept, with why and the raw output (any job of this run)."""
         reject = Reject(
             reject_id=short_id("x-", key if key is not None else [request_hash, reason]),
             run_id=self.run_id,
-            job=JOB,
+            job=job,
             reason=reason,
             detail=detail,
             raw_output=raw,
             created_at=now(),
             item_json=canonical_json(item) if item is not None else None,
             request_hash=request_hash,
-            chunk_id=chunk.chunk_id,
-            doc_sha256=chunk.doc_sha256,
+            chunk_id=chunk.chunk_id if chunk else None,
+            doc_sha256=chunk.doc_sha256 if chunk else None,
         )
         self._rejects.append(reject)
         if len(self._rejects) >= self.flush_every:

@@ -33,15 +33,20 @@ class AnswerError(ValueError):
         super().__init__(f"{reason}: {detail}")
 
 
-def parse_triage(raw: str) -> TriageAnswer:
+def parse_json(raw: str) -> object:
+    """The JSON of an answer (a ```json fence around it is tolerated)."""
     text = raw.strip()
     fenced = _FENCE.match(text)
     if fenced:
         text = fenced.group(1)
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise AnswerError("invalid_json", f"{exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+
+
+def parse_triage(raw: str) -> TriageAnswer:
+    data = parse_json(raw)
     try:
         return TriageAnswer.model_validate(data)
     except ValidationError as exc:

@@ -102,3 +102,12 @@ def get_claim(db: Database, claim_id: str) -> dict[str, Any] | None:
 def count_claims(db: Database) -> int:
     row = db.con.execute("SELECT count(*) FROM claims").fetchone()
     return int(row[0]) if row else 0
+
+
+def topic_claims(db: Database, topic: str, limit: int) -> list[tuple[str, str, str, list[str]]]:
+    """(claim id, text, stance, citations) of the topic's triage claims, most observed first."""
+    return db.con.execute(
+        "SELECT c.claim_id, c.text, c.stance, c.citations FROM claims c JOIN claim_index i USING (claim_id)"
+        " WHERE i.scope = 'triage' AND list_contains(c.topics, ?) ORDER BY c.n_obs DESC, c.claim_id LIMIT ?",
+        [topic, limit],
+    ).fetchall()

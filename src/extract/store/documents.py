@@ -65,3 +65,12 @@ def record_lookup(db: Database) -> tuple[dict[str, str], dict[str, str]]:
         for arxiv_id in ids:
             arxiv.setdefault(arxiv_id, record_id)
     return keys, arxiv
+
+
+def topic_records(db: Database, topic: str) -> list[tuple[str, str, list[str], str]]:
+    """(record id, citation key, arXiv ids, title) of records the topic's triage claims come from."""
+    return db.con.execute(
+        "SELECT DISTINCT r.record_id, r.citation_key, r.arxiv_ids, r.title FROM observations o"
+        " JOIN records r USING (record_id) WHERE o.topic = ? AND o.job = 'ref_triage' ORDER BY r.citation_key",
+        [topic],
+    ).fetchall()

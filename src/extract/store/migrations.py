@@ -192,6 +192,8 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         -- Imported observations keep the label of the run that made them elsewhere.
         ALTER TABLE observations ADD COLUMN run_label VARCHAR;
+        -- A report position's counter points at its stance.
+        ALTER TABLE observations ADD COLUMN parent_obs_id VARCHAR;
         """,
     ),
 ]

@@ -37,6 +37,7 @@ OBSERVATION_COLUMNS = (
     "char_end",
     "created_at",
     "run_label",
+    "parent_obs_id",
 )
 
 CITATION_COLUMNS = ("obs_id", "claim_id", "raw", "kind", "value", "record_id")

@@ -1,0 +1,88 @@
+"""Topic reports: headline claims and camps with stance and counter, as observations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from fake_openai import FakeOpenAI
+from pipelines import PROJECT_ROOT, grounded_answer, run_cli, write_pipeline
+
+TOPICS = """
+[[topics]]
+slug = "attention-kernels"
+title = "Attention kernels"
+keywords = ["paper"]
+"""
+
+
+def _report(request: dict[str, Any]) -> str:
+    return json.dumps(
+        {
+            "headline_claims": [{"text": "Kernels matter.", "evidence": "Both papers agree [Flash].", "citations": []}],
+            "positions": [
+                {
+                    "camp": "fused kernels are enough",
+                    "stance": {
+                        "text": "Fusion suffices.",
+                        "evidence": "See the paper.",
+                        "citations": ["KEY", "Bogus2099Key"],
+                    },
+                    "counter": {"text": "Fusion is not enough.", "evidence": "Hardware changes.", "citations": []},
+                }
+            ],
+        }
+    )
+
+
+def test_reports_become_linked_observations(isolated: Path) -> None:
+    dumps = isolated / "dumps"
+    dumps.mkdir()
+    (dumps / "a.md").write_text("## Flash\nhttps://arxiv.org/abs/2307.08691\nThe paper shows a 2x speedup.\n")
+    keys: list[str] = []
+
+    def answer(request: dict[str, Any]) -> str:
+        if request["response_format"]["json_schema"]["name"] == "topic_report":
+            return _report(request).replace("KEY", keys[0])
+        keys.extend(
+            line.split(" | ")[0][2:]
+            for line in request["messages"][1]["content"].splitlines()
+            if line.startswith("- ") and " | " in line
+        )
+        return grounded_answer(request)
+
+    with FakeOpenAI(answer) as server:
+        pipeline = write_pipeline(isolated, base_url=server.base_url, inputs=[dumps], extra=TOPICS)
+        result = run_cli("run", str(pipeline), "--json")
+        report_requests = [r for r in server.requests if r["response_format"]["json_schema"]["name"] == "topic_report"]
+    assert result.exit_code == 0, result.output
+    assert len(report_requests) == 1
+    schema = report_requests[0]["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["positions"]["maxItems"] == 4
+    with duckdb.connect(str(isolated / "claims.duckdb"), read_only=True) as con:
+        rows = con.execute(
+            "SELECT field_path, stance, camp, tags, citations, flags, obs_id, parent_obs_id FROM observations"
+            " WHERE job = 'topic_report' ORDER BY field_path"
+        ).fetchall()
+    assert [r[:3] for r in rows] == [
+        ("report.headline_claims", "consensus", None),
+        ("report.positions[0].counter", "contested", "fused kernels are enough"),
+        ("report.positions[0].stance", "contested", "fused kernels are enough"),
+    ]
+    headline, counter, stance = rows
+    assert all(r[3] == ["Attention kernels"] for r in rows)
+    assert stance[4] == [keys[0], "2307.08691"]  # the key, resolved to its record's arXiv id
+    assert stance[5] == ["unknown_citation:Bogus2099Key"]  # flagged and dropped
+    assert counter[7] == stance[6]
+
+
+def test_heuristic_demo_writes_extractive_reports(isolated: Path) -> None:
+    assert run_cli("run", str(PROJECT_ROOT / "pipelines" / "demo.toml")).exit_code == 0
+    with duckdb.connect(str(isolated / "claims.duckdb"), read_only=True) as con:
+        reports = con.execute("SELECT topic, text FROM observations WHERE job = 'topic_report'").fetchall()
+        triage = {r[0] for r in con.execute("SELECT text FROM observations WHERE job = 'ref_triage'").fetchall()}
+    assert {t for t, _ in reports} == {"attention-kernels", "web-vs-curated-data"}
+    assert all(text in triage for _, text in reports)  # chosen from the topic's claims, never invented
