@@ -30,7 +30,15 @@ def test_demo_run_then_runs_claims_show(demo_db: Path) -> None:
     claims = json.loads(run_cli("claims", "--json").stdout)
     assert len(claims) == runs[0]["counts"]["claims"] > 5
     for c in claims:  # the documented id scheme, from the claim's first observation
-        assert c["claim_id"] == "c-" + sha256_json([normalise_claim_text(c["text"]), "triage", None, 0])[:10]
+        first = json.loads(run_cli("show", c["claim_id"], "--json").stdout)["observations"][0]
+        triage = first["job"] == "ref_triage"
+        key = [
+            normalise_claim_text(first["text"]),
+            "triage" if triage else first["field_path"],
+            None if triage else first["topic"],
+            0,
+        ]
+        assert c["claim_id"] == "c-" + sha256_json(key)[:10]
     contested = json.loads(run_cli("claims", "--stance", "contested", "--json").stdout)
     assert contested and all(c["stance"] == "contested" for c in contested)
     assert len(contested) < len(claims)
@@ -105,7 +113,8 @@ def test_export_observations_and_documents(demo_db: Path, isolated: Path) -> Non
     assert rows and all(required <= set(r) for r in rows)
     docs = {d["sha256"]: d["text"] for d in map(json.loads, run_cli("export", "documents").stdout.splitlines())}
     for r in rows:
-        assert docs[r["doc_sha256"]][r["char_start"] : r["char_end"]] == r["quote"]
+        if r["kind"] == "ref_triage":  # report statements quote the report, not a document
+            assert docs[r["doc_sha256"]][r["char_start"] : r["char_end"]] == r["quote"]
     for fmt in ("csv", "parquet"):
         target = isolated / f"claims.{fmt}"
         result = run_cli("export", "claims", "--format", fmt, "--out", str(target))

@@ -72,7 +72,7 @@ def test_reports_become_linked_observations(isolated: Path) -> None:
         ("report.positions[0].counter", "contested", "fused kernels are enough"),
         ("report.positions[0].stance", "contested", "fused kernels are enough"),
     ]
-    headline, counter, stance = rows
+    _headline, counter, stance = rows
     assert all(r[3] == ["Attention kernels"] for r in rows)
     assert stance[4] == [keys[0], "2307.08691"]  # the key, resolved to its record's arXiv id
     assert stance[5] == ["unknown_citation:Bogus2099Key"]  # flagged and dropped

@@ -3,7 +3,8 @@
 It reads the same request a real model gets (the data between the boundary
 lines and the records list) and answers in the same JSON schema. Triage claims
 and quotes are sentences of the data; report statements are the topic's own
-claims; nothing is invented. Stance, domain, tags and topic come from keyword cues. It is labelled `heuristic` in provenance.
+claims; nothing is invented. Stance, domain, tags and topic come from keyword
+cues. It is labelled `heuristic` in provenance.
 """
 
 from __future__ import annotations
