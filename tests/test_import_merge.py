@@ -99,3 +99,29 @@ def test_export_then_import_round_trips(isolated: Path) -> None:
     with duckdb.connect(str(other), read_only=True) as con:
         texts = sorted(r[0] for r in con.execute("SELECT text FROM observations").fetchall())
     assert texts == sorted(json.loads(line)["text"] for line in lines)
+
+
+def test_contested_claim_spawns_a_topic_and_hide_rule(isolated: Path) -> None:
+    rows = [
+        _obs(A1, camp=CAMP, tags=["Routing", "Capacity"]),
+        _obs(A2, camp=CAMP, tags=["Routing"]),
+        _obs(A1 + " Really.", camp=CAMP, model="other-model"),
+        _obs(
+            "An uncited headline statement about expert counts.",
+            field_path="report.headline_claims",
+            stance="consensus",
+        ),
+    ]
+    assert run_cli("import", str(_write(isolated / "obs.jsonl", rows))).exit_code == 0
+    claims = json.loads(run_cli("claims", "--json").stdout)
+    spawned = [c for c in claims if c["spawned"]]
+    assert [(c["n_obs"], c["spawned"]) for c in spawned] == [(3, "capacity-vs-routing")]
+    visible = json.loads(run_cli("claims", "--visible", "--json").stdout)
+    assert {c["claim_id"] for c in visible} == {spawned[0]["claim_id"]}  # the uncited non-camp claim is hidden
+    pipeline = isolated / "p.toml"
+    pipeline.write_text('[[topics]]\nslug = "moe-landscape"\ntitle = "MoE"\n')
+    topics = json.loads(run_cli("topics", str(pipeline), "--json").stdout)
+    assert topics == [
+        {"slug": "moe-landscape", "declared": True, "records": 0, "claims": 2, "report_runs": 1},
+        {"slug": "capacity-vs-routing", "declared": False, "records": 0, "claims": 1, "report_runs": 0},
+    ]

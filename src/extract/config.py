@@ -150,6 +150,7 @@ class ReportSettings(BaseModel):
     report_language: str = "en"
     max_positions: int = Field(default=4, gt=0)
     max_claims: int = Field(default=60, gt=0)
+    spawn_after: int = Field(default=3, gt=0)
 
 
 class Price(BaseModel):

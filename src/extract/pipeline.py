@@ -32,7 +32,7 @@ from extract.stages.merge import Merger
 from extract.stages.report import ReportJob
 from extract.store import Database, open_database
 from extract.store.batches import list_batches, open_batches, update_batch
-from extract.store.claims import refresh_claims
+from extract.store.claims import refresh_claims, topics_overview
 from extract.store.documents import citation_keys, record_lookup, save_chunks, save_document, save_records
 from extract.store.observations import save_observations, unsaved_observations
 from extract.store.rejects import save_rejects
@@ -262,7 +262,7 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
                     f"sent {sent} request(s) in {summary.batches_submitted} batch(es); collect the"
                     " answers later with `extract batch collect` or by running the same command again"
                 )
-            summary.claims = refresh_claims(db, job.stats.claim_ids)
+            summary.claims = refresh_claims(db, job.stats.claim_ids, pipeline.report.spawn_after)
             summary.cost_usd = _cost(pipeline, model, summary.prompt_tokens, summary.completion_tokens)
     return summary
 
@@ -426,7 +426,7 @@ async def _extract_all(
             if reports is not None:
                 # Reports read the topic's merged claims: write this run's first.
                 job.flush()
-                refresh_claims(job.db, job.stats.claim_ids)
+                refresh_claims(job.db, job.stats.claim_ids, job.pipeline.report.spawn_after)
                 written = await asyncio.gather(*(reports.run_topic(t) for t in reports.pipeline.topics))
                 summary.report_statements = sum(written)
         except BaseException:
@@ -493,3 +493,9 @@ def import_observations(path: Path, db_path: Path) -> ImportSummary:
             skipped=[],
         )
     return summary
+
+
+def topics_overview_of(pipeline: Pipeline, db_path: Path) -> list[dict[str, Any]]:
+    """`extract topics`: the pipeline's topics, and the ones claims propose."""
+    with open_database(db_path, read_only=True) as db:
+        return topics_overview(db, pipeline.topic_slugs())

@@ -11,7 +11,7 @@ from extract import __version__
 from extract.cli.batch import batch
 from extract.cli.export import export
 from extract.cli.importing import import_
-from extract.cli.query import claims, runs, show
+from extract.cli.query import claims, runs, show, topics
 from extract.cli.run import plan, run
 
 
@@ -32,7 +32,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-for command in (run, plan, runs, claims, show, export, import_, batch):
+for command in (run, plan, runs, claims, show, topics, export, import_, batch):
     cli.add_command(command)
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 
 from extract.cli.common import db_option, handle_errors, json_option, print_json
+from extract.config import load_pipeline
 from extract.errors import NotFound
-from extract.pipeline import database_path
+from extract.pipeline import database_path, topics_overview_of
 from extract.store import open_database
 from extract.store.claims import ClaimFilter, get_claim, query_claims
 from extract.store.observations import observations_of_claim
@@ -61,6 +62,7 @@ def runs(db: Path | None, as_json: bool) -> None:
 @click.option("--tag", help="Tag (case-insensitive).")
 @click.option("--search", help="Text the claim contains (case-insensitive).")
 @click.option("--limit", type=click.IntRange(min=1), help="At most N claims.")
+@click.option("--visible", is_flag=True, help="Apply the dashboard's hide rule (no citation and no camp: hidden).")
 @db_option
 @json_option
 @handle_errors
@@ -71,6 +73,7 @@ def claims(
     tag: str | None,
     search: str | None,
     limit: int | None,
+    visible: bool,
     db: Path | None,
     as_json: bool,
 ) -> None:
@@ -81,7 +84,7 @@ def claims(
       extract claims --stance contested --domain training
       extract claims --search "KV cache" --json
     """
-    f = ClaimFilter(stance=stance, domain=domain, topic=topic, tag=tag, search=search, limit=limit)
+    f = ClaimFilter(stance=stance, domain=domain, topic=topic, tag=tag, search=search, limit=limit, visible=visible)
     with open_database(database_path(None, db), read_only=True) as database:
         rows = query_claims(database, f)
     if as_json:
@@ -118,6 +121,8 @@ def show(claim_id: str, db: Path | None, as_json: bool) -> None:
     click.echo(f"{claim['claim_id']}  {claim['stance']}  [{claim['domain']}]  {claim['n_obs']} observation(s)")
     click.echo(f"  {claim['text']}")
     click.echo(f"  tags: {', '.join(claim['tags'])}")
+    if claim["spawned"]:
+        click.echo(f"  spawned topic: {claim['spawned']}")
     click.echo(f"  citations: {', '.join(claim['citations']) or '-'}")
     for i, o in enumerate(observations, 1):
         click.echo(f"\n  [{i}] {o['job']} by {o['model']} in {o['run_id']} at {o['created_at']:%Y-%m-%d %H:%M}")
@@ -134,3 +139,27 @@ def show(claim_id: str, db: Path | None, as_json: bool) -> None:
             )
         if o["flags"]:
             click.echo(f"      flags: {', '.join(o['flags'])}")
+
+
+@click.command()
+@click.argument("pipeline_file", metavar="PIPELINE.toml", type=click.Path(path_type=Path, dir_okay=False))
+@db_option
+@json_option
+@handle_errors
+def topics(pipeline_file: Path, db: Path | None, as_json: bool) -> None:
+    """Topics with their records, claims and report runs; then topics claims propose.
+
+    \b
+    Example:
+      extract topics pipelines/demo.toml
+    """
+    pipeline = load_pipeline(pipeline_file)
+    rows = topics_overview_of(pipeline, database_path(pipeline, db))
+    if as_json:
+        print_json(rows)
+        return
+    for t in rows:
+        mark = "" if t["declared"] else "  (proposed: spawned by contested claims)"
+        click.echo(
+            f"{t['slug']:<40} records {t['records']:>4}  claims {t['claims']:>5}  report runs {t['report_runs']}{mark}"
+        )

@@ -25,10 +25,13 @@ CLAIM_COLUMNS = (
     "n_obs",
     "first_seen",
     "last_seen",
+    "spawned",
 )
 
 
-def refresh_claims(db: Database, claim_ids: Iterable[str]) -> int:
+def refresh_claims(db: Database, claim_ids: Iterable[str], spawn_after: int = 3) -> int:
+    """Recompute the claims of these ids; a contested claim with `spawn_after` or more
+    observations proposes a topic slug `<first tag>-vs-<second tag>` (or `-vs-rest`)."""
     ids = sorted(set(claim_ids))
     if not ids:
         return 0
@@ -41,15 +44,27 @@ def refresh_claims(db: Database, claim_ids: Iterable[str]) -> int:
                CASE WHEN count_if(o.stance = 'consensus') > count_if(o.stance = 'contested')
                     THEN 'consensus' ELSE 'contested' END,
                mode(o.domain),
-               list_distinct(flatten(list(o.tags))),
+               list_sort(list_distinct(flatten(list(o.tags)))),
                coalesce(list_sort(list_distinct(list(o.topic) FILTER (WHERE o.topic IS NOT NULL))), []),
                list_sort(list_distinct(flatten(list(o.citations)))),
                count(*),
                min(o.created_at),
-               max(o.created_at)
+               max(o.created_at),
+               NULL
         FROM observations o JOIN _touched t USING (claim_id)
         GROUP BY o.claim_id
         """
+    )
+    db.con.execute(
+        """
+        UPDATE claims SET spawned = CASE
+            WHEN stance = 'contested' AND n_obs >= ? AND len(tags) > 0 THEN
+                regexp_replace(lower(tags[1]), '[^a-z0-9]+', '-', 'g') || '-vs-' ||
+                coalesce(regexp_replace(lower(tags[2]), '[^a-z0-9]+', '-', 'g'), 'rest')
+            END
+        WHERE claim_id IN (SELECT claim_id FROM _touched)
+        """,
+        [spawn_after],
     )
     return len(ids)
 
@@ -62,6 +77,7 @@ class ClaimFilter:
     tag: str | None = None
     search: str | None = None
     limit: int | None = None
+    visible: bool = False
 
 
 def query_claims(db: Database, f: ClaimFilter) -> list[dict[str, Any]]:
@@ -82,6 +98,9 @@ def query_claims(db: Database, f: ClaimFilter) -> list[dict[str, Any]]:
     if f.search:
         where.append("contains(lower(text), lower(?))")
         params.append(f.search)
+    if f.visible:
+        # The dashboard's hide rule: a claim with no citation that is no camp anchor is hidden.
+        where.append("(len(citations) > 0 OR claim_id IN (SELECT claim_id FROM observations WHERE camp IS NOT NULL))")
     sql = f"SELECT {', '.join(CLAIM_COLUMNS)} FROM claims"
     if where:
         sql += " WHERE " + " AND ".join(where)
@@ -111,3 +130,23 @@ def topic_claims(db: Database, topic: str, limit: int) -> list[tuple[str, str, s
         " WHERE i.scope = 'triage' AND list_contains(c.topics, ?) ORDER BY c.n_obs DESC, c.claim_id LIMIT ?",
         [topic, limit],
     ).fetchall()
+
+
+def topics_overview(db: Database, slugs: list[str]) -> list[dict[str, Any]]:
+    """Declared topics with their records, claims and report runs, then proposed (spawned) ones."""
+    out = []
+    for slug in slugs:
+        row = db.con.execute(
+            "SELECT (SELECT count(DISTINCT record_id) FROM observations WHERE topic = ? AND job = 'ref_triage'),"
+            " (SELECT count(*) FROM claims WHERE list_contains(topics, ?)),"
+            " (SELECT count(DISTINCT run_id) FROM observations WHERE topic = ? AND job = 'topic_report')",
+            [slug, slug, slug],
+        ).fetchone()
+        records, claims, reports = row if row else (0, 0, 0)
+        out.append({"slug": slug, "declared": True, "records": records, "claims": claims, "report_runs": reports})
+    for spawned, n in db.con.execute(
+        "SELECT spawned, count(*) FROM claims WHERE spawned IS NOT NULL GROUP BY spawned ORDER BY spawned"
+    ).fetchall():
+        if spawned not in slugs:
+            out.append({"slug": spawned, "declared": False, "records": 0, "claims": n, "report_runs": 0})
+    return out

@@ -194,6 +194,8 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE observations ADD COLUMN run_label VARCHAR;
         -- A report position's counter points at its stance.
         ALTER TABLE observations ADD COLUMN parent_obs_id VARCHAR;
+        -- The topic slug a much-observed contested claim proposes for the next report run.
+        ALTER TABLE claims ADD COLUMN spawned VARCHAR;
         """,
     ),
 ]
