@@ -80,3 +80,15 @@ def test_chunks_stay_within_the_token_budget(seeded: tuple[Path, dict[str, objec
     for c in chunks:
         per_record[str(c["record_id"])] = per_record.get(str(c["record_id"]), 0) + 1
     assert max(per_record.values()) >= 18
+
+
+def test_topics_get_reports_with_positions(seeded: tuple[Path, dict[str, object], str]) -> None:
+    db, _, _ = seeded
+    rows = [o for o in _export(db, "observations") if o["kind"] == "topic_report"]
+    topics = {o["topic"] for o in rows}
+    assert len(topics) >= 5
+    stances = [o for o in rows if str(o["field_path"]).endswith(".stance")]
+    counters = [o for o in rows if str(o["field_path"]).endswith(".counter")]
+    assert stances and len(stances) == len(counters)
+    assert all(o["stance"] == "contested" and o["camp"] for o in stances + counters)
+    assert all(o["stance"] == "consensus" for o in rows if o["field_path"] == "report.headline_claims")
