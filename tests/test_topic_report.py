@@ -86,3 +86,43 @@ def test_heuristic_demo_writes_extractive_reports(isolated: Path) -> None:
         triage = {r[0] for r in con.execute("SELECT text FROM observations WHERE job = 'ref_triage'").fetchall()}
     assert {t for t, _ in reports} == {"attention-kernels", "web-vs-curated-data"}
     assert all(text in triage for _, text in reports)  # chosen from the topic's claims, never invented
+
+
+def test_rerun_of_one_topic_leaves_the_others_untouched(isolated: Path) -> None:
+    dumps = isolated / "dumps"
+    dumps.mkdir()
+    (dumps / "a.md").write_text(
+        "## Kernels\nThe fused kernel gives a 2x speedup on GPUs.\n\n"
+        "## Data\nFiltered web data beats curated corpora by 3 points.\n",
+        encoding="utf-8",
+    )
+    topics = (
+        '[[topics]]\nslug = "kernels"\nkeywords = ["kernel"]\n\n[[topics]]\nslug = "data"\nkeywords = ["web data"]\n'
+    )
+
+    def answer(request: dict[str, Any]) -> str:
+        if request["response_format"]["json_schema"]["name"] == "topic_report":
+            return json.dumps(
+                {
+                    "headline_claims": [{"text": f"Headline by {request['model']}.", "evidence": "e", "citations": []}],
+                    "positions": [],
+                }
+            )
+        return grounded_answer(request)
+
+    def rows(topic: str) -> list[tuple[Any, ...]]:
+        with duckdb.connect(str(isolated / "claims.duckdb"), read_only=True) as con:
+            return con.execute("SELECT * FROM observations WHERE topic = ? ORDER BY obs_id", [topic]).fetchall()
+
+    with FakeOpenAI(answer) as server:
+        pipeline = write_pipeline(isolated, base_url=server.base_url, inputs=[dumps], extra=topics)
+        assert run_cli("run", str(pipeline)).exit_code == 0
+        before_data, before_kernels = rows("data"), rows("kernels")
+        n = server.count()
+        result = run_cli("run", str(pipeline), "--topic", "kernels", "--model", "model-b", "--json")
+        assert result.exit_code == 0, result.output
+        assert server.count() == n + 2  # the topic's one chunk and its report, nothing else
+        assert {r["model"] for r in server.requests[n:]} == {"model-b"}
+    assert rows("data") == before_data
+    assert len(rows("kernels")) == len(before_kernels) + 2  # old rows kept for audit, new ones added
+    assert run_cli("run", str(pipeline), "--topic", "nope").exit_code == 2

@@ -30,10 +30,18 @@ from extract.stages.importing import parse_import
 from extract.stages.ingest import ingest_file
 from extract.stages.merge import Merger
 from extract.stages.report import ReportJob
+from extract.stages.topics import assign_topic
 from extract.store import Database, open_database
 from extract.store.batches import list_batches, open_batches, update_batch
 from extract.store.claims import refresh_claims, topics_overview
-from extract.store.documents import citation_keys, record_lookup, save_chunks, save_document, save_records
+from extract.store.documents import (
+    citation_keys,
+    record_lookup,
+    save_chunks,
+    save_document,
+    save_records,
+    topic_records,
+)
 from extract.store.observations import save_observations, unsaved_observations
 from extract.store.rejects import save_rejects
 from extract.store.responses import cached_reply, completion_history
@@ -69,6 +77,7 @@ class RunOptions:
     limit: int | None = None
     db: Path | None = None
     batch: bool = False
+    topic: str | None = None
 
 
 @dataclass
@@ -105,6 +114,7 @@ class RunSummary(InputCounts):
     retries: int = 0
     splits: int = 0
     deferred: int = 0
+    outside_topic: int = 0
     report_statements: int = 0
     batches_submitted: int = 0
     batch_answers: int = 0
@@ -216,6 +226,9 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
     model = options.model or pipeline.model.name
     if options.batch and model == HEURISTIC:
         raise ConfigError("--batch needs a real endpoint; the heuristic model answers at once anyway")
+    if options.topic is not None and options.topic not in pipeline.topic_slugs():
+        declared = ", ".join(pipeline.topic_slugs()) or "none"
+        raise ConfigError(f"unknown topic {options.topic!r} (declared: {declared})")
     files = expand_inputs(options.inputs or pipeline.inputs)
     prompt = load_prompt(pipeline.prompts, "ref_triage")
     provider = _make_provider(pipeline, model)
@@ -233,6 +246,8 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
             if model != HEURISTIC and open_batches(db):
                 summary.batch_answers = _collect(db, pipeline, progress).answers
             work = _ingest_and_chunk(db, pipeline, files, summary, tokenizer, progress, run_id=summary.run_id)
+            if options.topic is not None:
+                work = _topic_work(db, pipeline, options.topic, work)
             if options.limit is not None:
                 work = work[: options.limit]
             keys, arxiv = record_lookup(db)
@@ -247,11 +262,12 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
                 tokenizer=tokenizer,
                 merger=Merger(db),
                 batch_mode=options.batch,
+                only_topic=options.topic,
             )
             progress.start(len(work))
             reports = None
             if pipeline.topics and pipeline.report.enabled and not options.batch:
-                reports = ReportJob(job, pipeline, load_prompt(pipeline.prompts, "topic_report"))
+                reports = ReportJob(job, pipeline, load_prompt(pipeline.prompts, "topic_report"), options.topic)
             asyncio.run(_extract_all(job, work, pipeline.model.concurrency, progress, summary, reports))
             summary.deferred = job.stats.deferred
             if job.deferred:
@@ -301,6 +317,21 @@ def batch_overview(pipeline: Pipeline, db_path: Path) -> list[dict[str, Any]]:
                         error=state.errors,
                     )
         return list_batches(db)
+
+
+def _topic_work(
+    db: Database, pipeline: Pipeline, slug: str, work: list[tuple[Chunk, Record, Document]]
+) -> list[tuple[Chunk, Record, Document]]:
+    """The chunks of a topic's records: those its claims came from, and those its filters match."""
+    topic = next(t for t in pipeline.topics if t.slug == slug)
+    known = {r[0] for r in topic_records(db, slug)}
+
+    def matches(record: Record, doc: Document) -> bool:
+        text = doc.text[record.char_start : record.char_end]
+        return assign_topic([topic], None, text, (), record.title, doc.path) == slug
+
+    chosen = {r.record_id for _, r, d in work if r.record_id in known or matches(r, d)}
+    return [item for item in work if item[1].record_id in chosen]
 
 
 def _cost(pipeline: Pipeline, model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
@@ -427,7 +458,8 @@ async def _extract_all(
                 # Reports read the topic's merged claims: write this run's first.
                 job.flush()
                 refresh_claims(job.db, job.stats.claim_ids, job.pipeline.report.spawn_after)
-                written = await asyncio.gather(*(reports.run_topic(t) for t in reports.pipeline.topics))
+                chosen = [t for t in reports.pipeline.topics if reports.only in (None, t.slug)]
+                written = await asyncio.gather(*(reports.run_topic(t) for t in chosen))
                 summary.report_statements = sum(written)
         except BaseException:
             for t in tasks:

@@ -110,6 +110,7 @@ def _print_summary(s: RunSummary) -> None:
 @pipeline_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or notices (warnings still show).")
 @click.option("--batch", is_flag=True, help="Send uncached requests through the Batch API instead of waiting.")
+@click.option("--topic", help="Re-extract one topic's records and write a new report for it alone.")
 @db_option
 @json_option
 @handle_errors
@@ -120,6 +121,7 @@ def run(
     limit: int | None,
     quiet: bool,
     batch: bool,
+    topic: str | None,
     db: Path | None,
     as_json: bool,
 ) -> None:
@@ -144,7 +146,7 @@ def run(
     chosen = model or os.environ.get("EXTRACT_MODEL") or None
     progress = BarProgress(quiet=quiet or as_json)
     try:
-        options = RunOptions(inputs=list(inputs), model=chosen, limit=limit, db=db, batch=batch)
+        options = RunOptions(inputs=list(inputs), model=chosen, limit=limit, db=db, batch=batch, topic=topic)
         summary = run_pipeline(pipeline, options, progress)
     except KeyboardInterrupt:
         progress.stop()

@@ -53,6 +53,7 @@ class ExtractStats:
     retries: int = 0
     splits: int = 0
     deferred: int = 0
+    outside_topic: int = 0
     parsed: int = 0
     unparsed: int = 0
     failed: int = 0
@@ -146,6 +147,7 @@ class ExtractJob:
     stats: ExtractStats = field(default_factory=ExtractStats)
     flush_every: int = 20_000
     batch_mode: bool = False
+    only_topic: str | None = None  # `run --topic`: keep only this topic's observations
 
     def __post_init__(self) -> None:
         # Observations and rejects are written in large batches: they can always be
@@ -312,6 +314,10 @@ class ExtractJob:
                 flags.append(f"unknown_topic:{claim.topic}")
             tags = tuple(dict.fromkeys(t.strip() for t in claim.tags if t.strip()))
             topic = assign_topic(self.pipeline.topics, claim.topic, claim.text, tags, record.title, doc.path)
+            if self.only_topic is not None and topic != self.only_topic:
+                # Another topic's rows stay as they are; the stored answer serves its own run.
+                self.stats.outside_topic += 1
+                continue
             citations = []
             for raw in dict.fromkeys(claim.citations):
                 c = resolve_citation(raw, self.citation_keys, self.arxiv_records)

@@ -43,6 +43,7 @@ class ReportJob:
     job: ExtractJob
     pipeline: Pipeline
     prompt: PromptTemplate
+    only: str | None = None  # report this topic alone (`run --topic`)
 
     def __post_init__(self) -> None:
         settings = self.pipeline.report
