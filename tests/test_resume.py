@@ -42,6 +42,16 @@ def _start_run(
     return proc
 
 
+def _fault_free_observations(isolated: Path, dumps: Path) -> list[tuple[Any, ...]]:
+    """The observations of the same inputs run once, with no fault and no kill."""
+    clean = isolated / "clean"
+    clean.mkdir()
+    with FakeOpenAI(_answer) as server:
+        pipeline = write_pipeline(clean, base_url=server.base_url, inputs=[dumps])
+        assert run_cli("run", str(pipeline), "--db", str(clean / "c.duckdb")).exit_code == 0
+    return _observations(clean / "c.duckdb")
+
+
 def _observations(db: Path) -> list[tuple[Any, ...]]:
     with duckdb.connect(str(db), read_only=True) as con:
         return con.execute("SELECT obs_id, claim_id, char_start, char_end FROM observations ORDER BY obs_id").fetchall()
@@ -77,12 +87,7 @@ def test_sigkill_mid_run_then_resume(isolated: Path) -> None:
     assert dupes == (0,)
 
     # The same observations as a run that was never interrupted.
-    clean = isolated / "clean"
-    clean.mkdir()
-    with FakeOpenAI(_answer) as server:
-        pipeline = write_pipeline(clean, base_url=server.base_url, inputs=[dumps])
-        assert run_cli("run", str(pipeline), "--db", str(clean / "c.duckdb")).exit_code == 0
-    assert _observations(db) == _observations(clean / "c.duckdb")
+    assert _observations(db) == _fault_free_observations(isolated, dumps)
 
 
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(isolated: Path) -> None:
@@ -148,9 +153,4 @@ def test_chaos_with_kills_ends_like_a_fault_free_run(isolated: Path) -> None:
     assert len(per_chunk) == 30 and all(n == 1 for _, n in per_chunk)
     assert dupes == (0,)
 
-    clean = isolated / "clean"
-    clean.mkdir()
-    with FakeOpenAI(_answer) as server:
-        pipeline = write_pipeline(clean, base_url=server.base_url, inputs=[dumps])
-        assert run_cli("run", str(pipeline), "--db", str(clean / "c.duckdb")).exit_code == 0
-    assert _observations(db) == _observations(clean / "c.duckdb")
+    assert _observations(db) == _fault_free_observations(isolated, dumps)
