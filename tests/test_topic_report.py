@@ -125,4 +125,17 @@ def test_rerun_of_one_topic_leaves_the_others_untouched(isolated: Path) -> None:
         assert {r["model"] for r in server.requests[n:]} == {"model-b"}
     assert rows("data") == before_data
     assert len(rows("kernels")) == len(before_kernels) + 2  # old rows kept for audit, new ones added
+
+    def texts(*args: str) -> set[str]:
+        return {c["text"] for c in json.loads(run_cli("claims", "--topic", "kernels", "--json", *args).stdout)}
+
+    current, everything = texts(), texts("--superseded")
+    assert "Headline by model-b." in current and "Headline by gpt-test." not in current  # the latest runs
+    assert "Headline by gpt-test." in everything and current < everything
+    old = next(
+        c
+        for c in json.loads(run_cli("claims", "--superseded", "--json").stdout)
+        if c["text"] == "Headline by gpt-test."
+    )
+    assert json.loads(run_cli("show", old["claim_id"], "--json").stdout)["observations"]  # history stays
     assert run_cli("run", str(pipeline), "--topic", "nope").exit_code == 2

@@ -182,11 +182,13 @@ def _make_provider(pipeline: Pipeline, model: str) -> Provider:
 
 
 @contextlib.contextmanager
-def _run_row(db: Database, summary: RunSummary, pipeline: Pipeline, prompts: dict[str, str]) -> Iterator[None]:
+def _run_row(
+    db: Database, summary: RunSummary, pipeline: Pipeline, prompts: dict[str, str], topic: str | None
+) -> Iterator[None]:
     start_run(
         db,
         summary.run_id,
-        command="run",
+        command="run" if topic is None else f"run --topic {topic}",
         pipeline={
             "name": pipeline.name,
             "path": str(pipeline.path) if pipeline.path else None,
@@ -242,7 +244,7 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
         if stale:
             progress.notice(f"{stale} earlier run(s) left unfinished are marked interrupted")
         summary = RunSummary(run_id=new_run_id(), model=model, db=str(db_path))
-        with _run_row(db, summary, pipeline, {prompt.name: prompt.content_hash}):
+        with _run_row(db, summary, pipeline, {prompt.name: prompt.content_hash}, options.topic):
             if model != HEURISTIC and open_batches(db):
                 summary.batch_answers = _collect(db, pipeline, progress).answers
             work = _ingest_and_chunk(db, pipeline, files, summary, tokenizer, progress, run_id=summary.run_id)

@@ -63,6 +63,7 @@ def runs(db: Path | None, as_json: bool) -> None:
 @click.option("--search", help="Text the claim contains (case-insensitive).")
 @click.option("--limit", type=click.IntRange(min=1), help="At most N claims.")
 @click.option("--visible", is_flag=True, help="Apply the dashboard's hide rule (no citation and no camp: hidden).")
+@click.option("--superseded", is_flag=True, help="Also claims seen only in runs a newer run replaced.")
 @db_option
 @json_option
 @handle_errors
@@ -74,6 +75,7 @@ def claims(
     search: str | None,
     limit: int | None,
     visible: bool,
+    superseded: bool,
     db: Path | None,
     as_json: bool,
 ) -> None:
@@ -84,7 +86,16 @@ def claims(
       extract claims --stance contested --domain training
       extract claims --search "KV cache" --json
     """
-    f = ClaimFilter(stance=stance, domain=domain, topic=topic, tag=tag, search=search, limit=limit, visible=visible)
+    f = ClaimFilter(
+        stance=stance,
+        domain=domain,
+        topic=topic,
+        tag=tag,
+        search=search,
+        limit=limit,
+        visible=visible,
+        superseded=superseded,
+    )
     with open_database(database_path(None, db), read_only=True) as database:
         rows = query_claims(database, f)
     if as_json:

@@ -78,6 +78,7 @@ class ClaimFilter:
     search: str | None = None
     limit: int | None = None
     visible: bool = False
+    superseded: bool = False  # include claims seen only in superseded runs
 
 
 def query_claims(db: Database, f: ClaimFilter) -> list[dict[str, Any]]:
@@ -98,6 +99,8 @@ def query_claims(db: Database, f: ClaimFilter) -> list[dict[str, Any]]:
     if f.search:
         where.append("contains(lower(text), lower(?))")
         params.append(f.search)
+    if not f.superseded:
+        where.append("claim_id IN (SELECT claim_id FROM current_observations)")
     if f.visible:
         # The dashboard's hide rule: a claim with no citation that is no camp anchor is hidden.
         where.append("(len(citations) > 0 OR claim_id IN (SELECT claim_id FROM observations WHERE camp IS NOT NULL))")

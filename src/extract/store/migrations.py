@@ -198,6 +198,29 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE claims ADD COLUMN spawned VARCHAR;
         """,
     ),
+    (
+        "004_current_observations",
+        """
+        -- What the claims view shows: a topic's newest report run replaces its older
+        -- ones, and a `run --topic` replaces that topic's earlier triage. Older
+        -- observations stay in `observations` for audit and `extract show`.
+        CREATE VIEW current_observations AS
+        WITH report_latest AS (
+            SELECT o.topic, arg_max(o.run_id, r.started_at) AS run_id
+            FROM observations o JOIN runs r USING (run_id)
+            WHERE o.job = 'topic_report' GROUP BY o.topic
+        ), topic_reruns AS (
+            SELECT o.topic, max(r.started_at) AS started_at
+            FROM observations o JOIN runs r USING (run_id)
+            WHERE o.job = 'ref_triage' AND r.command = 'run --topic ' || o.topic GROUP BY o.topic
+        )
+        SELECT o.* FROM observations o JOIN runs r USING (run_id)
+        LEFT JOIN report_latest l ON o.job = 'topic_report' AND l.topic = o.topic
+        LEFT JOIN topic_reruns t ON o.job = 'ref_triage' AND t.topic = o.topic
+        WHERE (o.job <> 'topic_report' OR l.run_id = o.run_id)
+          AND (t.started_at IS NULL OR r.started_at >= t.started_at);
+        """,
+    ),
 ]
 
 
