@@ -95,6 +95,7 @@ class InputCounts:
 @dataclass
 class PlanSummary(InputCounts):
     calls: int = 0
+    report_calls: int = 0
     cached: int = 0
     prompt_tokens: int = 0
     completion_tokens_estimate: int = 0
@@ -378,6 +379,13 @@ def plan_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | 
     finally:
         if db is not None:
             db.close()
+    if pipeline.topics and pipeline.report.enabled and model != HEURISTIC:
+        # Report prompts depend on claims not extracted yet: estimated from the
+        # claims each report reads (about 60 tokens each) and a fixed answer size.
+        topics = [t for t in pipeline.topics if options.topic in (None, t.slug)]
+        summary.report_calls = len(topics)
+        summary.prompt_tokens += len(topics) * (600 + 60 * pipeline.report.max_claims)
+        summary.completion_tokens_estimate += len(topics) * min(1500, pipeline.model.max_completion_tokens)
     summary.cost_usd_estimate = _cost(pipeline, model, summary.prompt_tokens, summary.completion_tokens_estimate)
     return summary
 
