@@ -170,3 +170,9 @@ def test_broken_pipe_is_quiet(isolated: Path) -> None:
         check=False,
     )
     assert len(proc.stdout) == 10 and proc.stderr == ""
+
+
+def test_readme_quick_start_claim_id_exists(demo_db: Path) -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    claim_id = readme.split("uv run extract show ", 1)[1].split()[0]
+    assert run_cli("show", claim_id).exit_code == 0
