@@ -1,0 +1,39 @@
+"""The pipeline layer: each command's library function, on top of the stages.
+
+`run` knows the order of the stages; `plan`, `batches`, `importing` and `topics`
+serve the other commands; `common` holds what they share.
+"""
+
+from extract.pipeline.batches import batch_overview, collect_pipeline_batches
+from extract.pipeline.common import (
+    DEFAULT_DB,
+    InputCounts,
+    Progress,
+    RunOptions,
+    SilentProgress,
+    database_path,
+    expand_inputs,
+)
+from extract.pipeline.importing import ImportSummary, import_observations
+from extract.pipeline.plan import PlanSummary, plan_pipeline
+from extract.pipeline.run import RunSummary, run_pipeline
+from extract.pipeline.topics import topics_overview_of
+
+__all__ = [
+    "DEFAULT_DB",
+    "ImportSummary",
+    "InputCounts",
+    "PlanSummary",
+    "Progress",
+    "RunOptions",
+    "RunSummary",
+    "SilentProgress",
+    "batch_overview",
+    "collect_pipeline_batches",
+    "database_path",
+    "expand_inputs",
+    "import_observations",
+    "plan_pipeline",
+    "run_pipeline",
+    "topics_overview_of",
+]

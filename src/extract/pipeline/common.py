@@ -1,0 +1,174 @@
+"""What every pipeline command shares: options, progress, inputs, reading and cutting them, cost."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from extract.config import HEURISTIC, Pipeline
+from extract.errors import InputError, SkippedInput
+from extract.models import Chunk, Document, Record
+from extract.providers import Provider
+from extract.providers.heuristic import Heuristic
+from extract.providers.openai_chat import OpenAIChat
+from extract.stages.chunk import Tokenizer, chunk_record
+from extract.stages.ingest import ingest_file
+from extract.store import Database
+from extract.store.documents import (
+    citation_keys,
+    save_chunks,
+    save_document,
+    save_records,
+)
+
+SUPPORTED = (".md", ".markdown", ".txt", ".html", ".htm", ".jsonl")
+DEFAULT_DB = Path("claims.duckdb")
+
+
+class Progress(Protocol):
+    def notice(self, message: str) -> None: ...
+
+    def start(self, total: int) -> None: ...
+
+    def advance(self, stats: dict[str, float | None]) -> None: ...
+
+
+class SilentProgress:
+    def notice(self, message: str) -> None:
+        return None
+
+    def start(self, total: int) -> None:
+        return None
+
+    def advance(self, stats: dict[str, float | None]) -> None:
+        return None
+
+
+@dataclass
+class RunOptions:
+    inputs: list[Path] = field(default_factory=list)
+    model: str | None = None
+    limit: int | None = None
+    db: Path | None = None
+    batch: bool = False
+    topic: str | None = None
+
+
+@dataclass
+class InputCounts:
+    """What ingest and chunk found; shared by a run's and a plan's summary."""
+
+    model: str
+    db: str
+    documents: int = 0
+    records: int = 0
+    chunks: int = 0
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+
+def database_path(pipeline: Pipeline | None, override: Path | None) -> Path:
+    if override is not None:
+        return override
+    if pipeline is not None and pipeline.db is not None:
+        return pipeline.db
+    return DEFAULT_DB
+
+
+def expand_inputs(paths: list[Path]) -> list[Path]:
+    """Files, directories (recursively, supported types only) and glob patterns."""
+    found: list[Path] = []
+    for p in paths:
+        if any(ch in str(p) for ch in "*?["):
+            anchor = Path(p.anchor) if p.is_absolute() else Path()
+            pattern = str(p.relative_to(anchor)) if p.is_absolute() else str(p)
+            matches = sorted(q for q in anchor.glob(pattern) if q.is_file())
+            if not matches:
+                raise InputError(f"no input matches {p}")
+            found.extend(matches)
+        elif p.is_dir():
+            found.extend(
+                sorted(
+                    q
+                    for q in p.rglob("*")
+                    if q.is_file()
+                    and q.suffix.lower() in SUPPORTED
+                    and not any(part.startswith(".") for part in q.relative_to(p).parts)
+                )
+            )
+        elif p.is_file():
+            found.append(p)
+        else:
+            raise InputError(f"input not found: {p}")
+    unique = list(dict.fromkeys(found))
+    if not unique:
+        raise InputError("no input files: pass --input PATH or set inputs in the pipeline")
+    return unique
+
+
+def make_provider(pipeline: Pipeline, model: str) -> Provider:
+    if model == HEURISTIC:
+        return Heuristic(
+            pipeline.domains, pipeline.topics, pipeline.extract.max_claims_per_chunk, pipeline.report.max_positions
+        )
+    return OpenAIChat(pipeline.model)
+
+
+def cost_of(pipeline: Pipeline, model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    if model == HEURISTIC:
+        return 0.0
+    price = pipeline.prices.get(model)
+    if price is None:
+        return None
+    return round((prompt_tokens * price.input + completion_tokens * price.output) / 1_000_000, 6)
+
+
+def ingest_and_chunk(
+    db: Database | None,
+    pipeline: Pipeline,
+    files: list[Path],
+    summary: InputCounts,
+    tokenizer: Tokenizer,
+    progress: Progress,
+    *,
+    run_id: str | None,
+) -> list[tuple[Chunk, Record, Document]]:
+    """Read and cut every input; with a run id, store documents, records and chunks."""
+    existing = citation_keys(db) if db is not None else {}
+    taken = set(existing.values())
+    work: list[tuple[Chunk, Record, Document]] = []
+    for path in files:
+        try:
+            ingested = ingest_file(
+                path,
+                jsonl_text_field=pipeline.ingest.jsonl_text_field,
+                jsonl_title_field=pipeline.ingest.jsonl_title_field,
+                existing_keys=existing,
+                taken_keys=taken,
+            )
+        except (OSError, SkippedInput) as exc:
+            skip = exc if isinstance(exc, SkippedInput) else SkippedInput(str(path), "unreadable", str(exc.strerror))
+            progress.notice(f"warning: {skip}")
+            summary.skipped.append({"path": skip.path, "kind": skip.kind, "detail": skip.detail})
+            continue
+        for warning in getattr(ingested, "warnings", []):
+            progress.notice(f"warning: {path}: {warning}")
+        doc = ingested.document
+        if db is not None and run_id is not None:
+            save_document(db, doc, run_id)
+            save_records(db, ingested.records)
+        summary.documents += 1
+        summary.records += len(ingested.records)
+        next_idx = 0
+        doc_chunks: list[Chunk] = []
+        for record in ingested.records:
+            chunks = chunk_record(
+                doc.text, record, tokenizer, pipeline.chunking.max_tokens, pipeline.chunking.overlap_tokens, next_idx
+            )
+            next_idx += len(chunks)
+            doc_chunks.extend(chunks)
+            work.extend((c, record, doc) for c in chunks)
+        if db is not None and run_id is not None:
+            save_chunks(db, doc_chunks, tokenizer.name)
+    summary.chunks = len(work)
+    return work

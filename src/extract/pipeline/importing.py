@@ -1,0 +1,66 @@
+"""`extract import`: observations made elsewhere, merged into the claims."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from extract.errors import InputError
+from extract.stages.importing import parse_import
+from extract.stages.merge import Merger
+from extract.store import open_database
+from extract.store.claims import refresh_claims
+from extract.store.documents import (
+    record_lookup,
+)
+from extract.store.observations import save_observations, unsaved_observations
+from extract.store.rejects import save_rejects
+from extract.store.runs import finish_run, new_run_id, start_run
+
+
+@dataclass
+class ImportSummary:
+    run_id: str
+    db: str
+    lines: int = 0
+    observations: int = 0
+    duplicates: int = 0
+    claims: int = 0
+    rejects: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.rejects else 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "exit_code": self.exit_code}
+
+
+def import_observations(path: Path, db_path: Path) -> ImportSummary:
+    """`extract import`: bring in observations made elsewhere and merge them."""
+    if not path.is_file():
+        raise InputError(f"input not found: {path}")
+    with open_database(db_path) as db:
+        summary = ImportSummary(run_id=new_run_id(), db=str(db_path))
+        start_run(db, summary.run_id, command="import", pipeline={"name": "import", "path": str(path)})
+        keys, arxiv = record_lookup(db)
+        parsed = parse_import(path, summary.run_id, keys, arxiv)
+        fresh = unsaved_observations(db, parsed.observations)
+        merger = Merger(db)
+        saved = save_observations(db, merger.assign(fresh))
+        merger.persist()
+        save_rejects(db, parsed.rejects)
+        summary.lines = parsed.lines
+        summary.observations = len(saved)
+        summary.duplicates = len(parsed.observations) - len(saved)
+        summary.rejects = len(parsed.rejects)
+        summary.claims = refresh_claims(db, {o.claim_id for o in saved})
+        finish_run(
+            db,
+            summary.run_id,
+            status="done_with_rejects" if summary.rejects else "done",
+            counts=summary.as_dict(),
+            skipped=[],
+        )
+    return summary

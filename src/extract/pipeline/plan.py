@@ -1,0 +1,80 @@
+"""`extract plan`: what a run would do and cost, calling nothing and writing nothing."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from extract.config import HEURISTIC, Pipeline
+from extract.pipeline.common import (
+    InputCounts,
+    Progress,
+    RunOptions,
+    SilentProgress,
+    cost_of,
+    database_path,
+    expand_inputs,
+    ingest_and_chunk,
+)
+from extract.prompting import load_prompt
+from extract.stages.chunk import OFFLINE_ENCODING, load_tokenizer
+from extract.stages.extract import TriageRequests
+from extract.store import open_database
+from extract.store.responses import cached_reply, completion_history
+
+
+@dataclass
+class PlanSummary(InputCounts):
+    calls: int = 0
+    report_calls: int = 0
+    cached: int = 0
+    prompt_tokens: int = 0
+    completion_tokens_estimate: int = 0
+    cost_usd_estimate: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def plan_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | None = None) -> PlanSummary:
+    """What a run would do and cost, without calling a model or writing anything."""
+    progress = progress or SilentProgress()
+    model = options.model or pipeline.model.name
+    files = expand_inputs(options.inputs or pipeline.inputs)
+    prompt = load_prompt(pipeline.prompts, "ref_triage")
+    configured = pipeline.chunking.encoding or (OFFLINE_ENCODING if model == HEURISTIC else None)
+    tokenizer, notice = load_tokenizer(model, configured)
+    if notice:
+        progress.notice(notice)
+    db_path = database_path(pipeline, options.db)
+    summary = PlanSummary(model=model, db=str(db_path))
+    db = open_database(db_path, read_only=True) if db_path.exists() else None
+    try:
+        work = ingest_and_chunk(db, pipeline, files, summary, tokenizer, progress, run_id=None)
+        if options.limit is not None:
+            work = work[: options.limit]
+        requests = TriageRequests(pipeline, model, prompt)
+        history = completion_history(db, model) if db is not None else None
+        for chunk, record, _doc in work:
+            request = requests.request(requests.messages(chunk, record))
+            if db is not None and cached_reply(db, request.request_hash()) is not None:
+                summary.cached += 1
+                continue
+            summary.calls += 1
+            if model == HEURISTIC:
+                continue
+            summary.prompt_tokens += requests.prompt_tokens(tokenizer, request)
+            guess = history if history is not None else 60 + chunk.n_tokens * 0.3
+            summary.completion_tokens_estimate += int(min(guess, pipeline.model.max_completion_tokens))
+    finally:
+        if db is not None:
+            db.close()
+    if pipeline.topics and pipeline.report.enabled and model != HEURISTIC:
+        # Report prompts depend on claims not extracted yet: estimated from the
+        # claims each report reads (about 60 tokens each) and a fixed answer size.
+        topics = [t for t in pipeline.topics if options.topic in (None, t.slug)]
+        summary.report_calls = len(topics)
+        summary.prompt_tokens += len(topics) * (600 + 60 * pipeline.report.max_claims)
+        summary.completion_tokens_estimate += len(topics) * min(1500, pipeline.model.max_completion_tokens)
+    summary.cost_usd_estimate = cost_of(pipeline, model, summary.prompt_tokens, summary.completion_tokens_estimate)
+    return summary

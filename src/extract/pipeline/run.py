@@ -1,0 +1,243 @@
+"""Running a pipeline: ingest, chunk, extract, validate, merge, report, with one run row.
+
+This is the one place that knows the order of the stages. The CLI calls
+`run_pipeline`; progress and notices go through a `Progress` the caller gives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from extract.config import HEURISTIC, Pipeline
+from extract.errors import ConfigError, TerminalModelError
+from extract.models import Chunk, Document, Record
+from extract.pipeline.batches import collect_into_cache
+from extract.pipeline.common import (
+    InputCounts,
+    Progress,
+    RunOptions,
+    SilentProgress,
+    cost_of,
+    database_path,
+    expand_inputs,
+    ingest_and_chunk,
+    make_provider,
+)
+from extract.prompting import load_prompt
+from extract.providers.openai_batch import OpenAIBatches
+from extract.stages.batch import submit as submit_batches
+from extract.stages.chunk import OFFLINE_ENCODING, load_tokenizer
+from extract.stages.extract import ExtractJob, TriageRequests
+from extract.stages.merge import Merger
+from extract.stages.report import ReportJob
+from extract.stages.topics import assign_topic
+from extract.store import Database, open_database
+from extract.store.batches import open_batches
+from extract.store.claims import refresh_claims
+from extract.store.documents import (
+    record_lookup,
+    topic_records,
+)
+from extract.store.runs import finish_run, mark_interrupted, new_run_id, start_run
+
+
+@dataclass
+class RunSummary(InputCounts):
+    run_id: str = ""
+    status: str = "running"
+    calls: int = 0
+    cached: int = 0
+    reasks: int = 0
+    retries: int = 0
+    splits: int = 0
+    deferred: int = 0
+    outside_topic: int = 0
+    report_statements: int = 0
+    batches_submitted: int = 0
+    batch_answers: int = 0
+    failed: int = 0
+    observations: int = 0
+    claims: int = 0
+    rejects: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if (self.rejects or self.failed or self.skipped) else 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "exit_code": self.exit_code}
+
+
+@contextlib.contextmanager
+def _run_row(
+    db: Database, summary: RunSummary, pipeline: Pipeline, prompts: dict[str, str], topic: str | None
+) -> Iterator[None]:
+    start_run(
+        db,
+        summary.run_id,
+        command="run" if topic is None else f"run --topic {topic}",
+        pipeline={
+            "name": pipeline.name,
+            "path": str(pipeline.path) if pipeline.path else None,
+            "hash": pipeline.config_hash(),
+            "config": pipeline.model_dump(mode="json"),
+            "model": summary.model,
+            "prompts": prompts,
+        },
+    )
+    try:
+        yield
+    except TerminalModelError as exc:
+        summary.status = "failed"
+        finish_run(
+            db, summary.run_id, status="failed", counts=summary.as_dict(), skipped=summary.skipped, error=str(exc)
+        )
+        raise
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        summary.status = "interrupted"
+        finish_run(db, summary.run_id, status="interrupted", counts=summary.as_dict(), skipped=summary.skipped)
+        raise
+    summary.status = _status(summary)
+    finish_run(db, summary.run_id, status=summary.status, counts=summary.as_dict(), skipped=summary.skipped)
+
+
+def _status(s: RunSummary) -> str:
+    if s.rejects or s.failed:
+        return "done_with_rejects"
+    if s.skipped:
+        return "done_with_skips"
+    return "batch_pending" if s.deferred else "done"
+
+
+def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | None = None) -> RunSummary:
+    """Run every stage over the inputs; the run row records the outcome whatever happens."""
+    progress = progress or SilentProgress()
+    model = options.model or pipeline.model.name
+    if options.batch and model == HEURISTIC:
+        raise ConfigError("--batch needs a real endpoint; the heuristic model answers at once anyway")
+    if options.topic is not None and options.topic not in pipeline.topic_slugs():
+        declared = ", ".join(pipeline.topic_slugs()) or "none"
+        raise ConfigError(f"unknown topic {options.topic!r} (declared: {declared})")
+    files = expand_inputs(options.inputs or pipeline.inputs)
+    prompt = load_prompt(pipeline.prompts, "ref_triage")
+    provider = make_provider(pipeline, model)
+    configured = pipeline.chunking.encoding or (OFFLINE_ENCODING if model == HEURISTIC else None)
+    tokenizer, notice = load_tokenizer(model, configured)
+    if notice:
+        progress.notice(notice)
+    db_path = database_path(pipeline, options.db)
+    with open_database(db_path) as db:
+        stale = mark_interrupted(db)
+        if stale:
+            progress.notice(f"{stale} earlier run(s) left unfinished are marked interrupted")
+        summary = RunSummary(run_id=new_run_id(), model=model, db=str(db_path))
+        with _run_row(db, summary, pipeline, {prompt.name: prompt.content_hash}, options.topic):
+            if model != HEURISTIC and open_batches(db):
+                summary.batch_answers = collect_into_cache(db, pipeline, progress).answers
+            work = ingest_and_chunk(db, pipeline, files, summary, tokenizer, progress, run_id=summary.run_id)
+            if options.topic is not None:
+                work = _topic_work(db, pipeline, options.topic, work)
+            if options.limit is not None:
+                work = work[: options.limit]
+            keys, arxiv = record_lookup(db)
+            job = ExtractJob(
+                db=db,
+                run_id=summary.run_id,
+                pipeline=pipeline,
+                provider=provider,
+                requests=TriageRequests(pipeline, model, prompt),
+                citation_keys=keys,
+                arxiv_records=arxiv,
+                tokenizer=tokenizer,
+                merger=Merger(db),
+                batch_mode=options.batch,
+                only_topic=options.topic,
+            )
+            progress.start(len(work))
+            reports = None
+            if pipeline.topics and pipeline.report.enabled and not options.batch:
+                reports = ReportJob(job, pipeline, load_prompt(pipeline.prompts, "topic_report"), options.topic)
+            asyncio.run(_extract_all(job, work, pipeline.model.concurrency, progress, summary, reports))
+            summary.deferred = job.stats.deferred
+            if job.deferred:
+                summary.batches_submitted, sent = submit_batches(
+                    db, OpenAIBatches(pipeline.model), summary.run_id, job.deferred
+                )
+                progress.notice(
+                    f"sent {sent} request(s) in {summary.batches_submitted} batch(es); collect the"
+                    " answers later with `extract batch collect` or by running the same command again"
+                )
+            summary.claims = refresh_claims(db, job.stats.claim_ids, pipeline.report.spawn_after)
+            summary.cost_usd = cost_of(pipeline, model, summary.prompt_tokens, summary.completion_tokens)
+    return summary
+
+
+def _topic_work(
+    db: Database, pipeline: Pipeline, slug: str, work: list[tuple[Chunk, Record, Document]]
+) -> list[tuple[Chunk, Record, Document]]:
+    """The chunks of a topic's records: those its claims came from, and those its filters match."""
+    topic = next(t for t in pipeline.topics if t.slug == slug)
+    known = {r[0] for r in topic_records(db, slug)}
+
+    def matches(record: Record, doc: Document) -> bool:
+        text = doc.text[record.char_start : record.char_end]
+        return assign_topic([topic], None, text, (), record.title, doc.path) == slug
+
+    chosen = {r.record_id for _, r, d in work if r.record_id in known or matches(r, d)}
+    return [item for item in work if item[1].record_id in chosen]
+
+
+async def _extract_all(
+    job: ExtractJob,
+    work: list[tuple[Chunk, Record, Document]],
+    concurrency: int,
+    progress: Progress,
+    summary: RunSummary,
+    reports: ReportJob | None,
+) -> None:
+    # Chunks in progress (preparing, calling, validating); calls in flight are
+    # bounded by the job itself at `concurrency`.
+    gate = asyncio.Semaphore(concurrency * 2)
+
+    async def one(item: tuple[Chunk, Record, Document]) -> None:
+        async with gate:
+            await job.run_chunk(*item)
+            stats: dict[str, float | None] = dict(_stats(job))
+            stats["cost_usd"] = cost_of(job.pipeline, job.model, job.stats.prompt_tokens, job.stats.completion_tokens)
+            progress.advance(stats)
+
+    try:
+        tasks = [asyncio.create_task(one(item)) for item in work]
+        try:
+            await asyncio.gather(*tasks)
+            if reports is not None:
+                # Reports read the topic's merged claims: write this run's first.
+                job.flush()
+                refresh_claims(job.db, job.stats.claim_ids, job.pipeline.report.spawn_after)
+                chosen = [t for t in reports.pipeline.topics if reports.only in (None, t.slug)]
+                written = await asyncio.gather(*(reports.run_topic(t) for t in chosen))
+                summary.report_statements = sum(written)
+        except BaseException:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+    finally:
+        job.flush()
+        await job.provider.close()
+        for key, value in _stats(job).items():
+            setattr(summary, key, value)
+
+
+def _stats(job: ExtractJob) -> dict[str, int]:
+    """The job's counters that a run summary carries (rejects include those not yet written)."""
+    names = {f.name for f in fields(RunSummary)}
+    counts = {k: v for k, v in asdict(job.stats).items() if k in names}
+    return {**counts, "rejects": job.rejects_so_far}
