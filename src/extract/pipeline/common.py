@@ -9,10 +9,11 @@ from typing import Protocol
 from extract.config import HEURISTIC, Pipeline
 from extract.errors import InputError, SkippedInput
 from extract.models import Chunk, Document, Record
+from extract.prompting import PromptTemplate, load_prompt
 from extract.providers import Provider
 from extract.providers.heuristic import Heuristic
 from extract.providers.openai_chat import OpenAIChat
-from extract.stages.chunk import Tokenizer, chunk_record
+from extract.stages.chunk import OFFLINE_ENCODING, Tokenizer, chunk_record, load_tokenizer
 from extract.stages.ingest import ingest_file
 from extract.store import Database
 from extract.store.documents import (
@@ -172,3 +173,26 @@ def ingest_and_chunk(
             save_chunks(db, doc_chunks, tokenizer.name)
     summary.chunks = len(work)
     return work
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What `run` and `plan` settle before reading anything: the model, the input
+    files, the triage prompt, the tokenizer and the database path."""
+
+    model: str
+    files: list[Path]
+    prompt: PromptTemplate
+    tokenizer: Tokenizer
+    db_path: Path
+
+
+def prepare(pipeline: Pipeline, options: RunOptions, progress: Progress) -> Prepared:
+    model = options.model or pipeline.model.name
+    files = expand_inputs(options.inputs or pipeline.inputs)
+    prompt = load_prompt(pipeline.prompts, "ref_triage")
+    configured = pipeline.chunking.encoding or (OFFLINE_ENCODING if model == HEURISTIC else None)
+    tokenizer, notice = load_tokenizer(model, configured)
+    if notice:
+        progress.notice(notice)
+    return Prepared(model, files, prompt, tokenizer, database_path(pipeline, options.db))

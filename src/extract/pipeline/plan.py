@@ -12,12 +12,9 @@ from extract.pipeline.common import (
     RunOptions,
     SilentProgress,
     cost_of,
-    database_path,
-    expand_inputs,
     ingest_and_chunk,
+    prepare,
 )
-from extract.prompting import load_prompt
-from extract.stages.chunk import OFFLINE_ENCODING, load_tokenizer
 from extract.stages.extract import TriageRequests
 from extract.store import open_database
 from extract.store.responses import cached_reply, completion_history
@@ -39,14 +36,14 @@ class PlanSummary(InputCounts):
 def plan_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | None = None) -> PlanSummary:
     """What a run would do and cost, without calling a model or writing anything."""
     progress = progress or SilentProgress()
-    model = options.model or pipeline.model.name
-    files = expand_inputs(options.inputs or pipeline.inputs)
-    prompt = load_prompt(pipeline.prompts, "ref_triage")
-    configured = pipeline.chunking.encoding or (OFFLINE_ENCODING if model == HEURISTIC else None)
-    tokenizer, notice = load_tokenizer(model, configured)
-    if notice:
-        progress.notice(notice)
-    db_path = database_path(pipeline, options.db)
+    prepared = prepare(pipeline, options, progress)
+    model, files, prompt, tokenizer, db_path = (
+        prepared.model,
+        prepared.files,
+        prepared.prompt,
+        prepared.tokenizer,
+        prepared.db_path,
+    )
     summary = PlanSummary(model=model, db=str(db_path))
     db = open_database(db_path, read_only=True) if db_path.exists() else None
     try:

@@ -22,15 +22,13 @@ from extract.pipeline.common import (
     RunOptions,
     SilentProgress,
     cost_of,
-    database_path,
-    expand_inputs,
     ingest_and_chunk,
     make_provider,
+    prepare,
 )
 from extract.prompting import load_prompt
 from extract.providers.openai_batch import OpenAIBatches
 from extract.stages.batch import submit as submit_batches
-from extract.stages.chunk import OFFLINE_ENCODING, load_tokenizer
 from extract.stages.extract import ExtractJob, TriageRequests
 from extract.stages.merge import Merger
 from extract.stages.report import ReportJob
@@ -125,14 +123,9 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
     if options.topic is not None and options.topic not in pipeline.topic_slugs():
         declared = ", ".join(pipeline.topic_slugs()) or "none"
         raise ConfigError(f"unknown topic {options.topic!r} (declared: {declared})")
-    files = expand_inputs(options.inputs or pipeline.inputs)
-    prompt = load_prompt(pipeline.prompts, "ref_triage")
+    prepared = prepare(pipeline, options, progress)
+    files, prompt, tokenizer, db_path = prepared.files, prepared.prompt, prepared.tokenizer, prepared.db_path
     provider = make_provider(pipeline, model)
-    configured = pipeline.chunking.encoding or (OFFLINE_ENCODING if model == HEURISTIC else None)
-    tokenizer, notice = load_tokenizer(model, configured)
-    if notice:
-        progress.notice(notice)
-    db_path = database_path(pipeline, options.db)
     with open_database(db_path) as db:
         stale = mark_interrupted(db)
         if stale:
