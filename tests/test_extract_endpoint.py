@@ -185,6 +185,7 @@ def test_unknown_domain_and_short_quote_are_rejected_per_claim(isolated: Path) -
     assert result.exit_code == 1
     db = isolated / "claims.duckdb"
     assert sorted(query(db, "SELECT reason FROM rejects")) == [("quote_too_short",), ("unknown_domain",)]
+    assert query(db, "SELECT bool_and(chunk_id IS NOT NULL AND doc_sha256 IS NOT NULL) FROM rejects") == [(True,)]
     assert query(db, "SELECT text, flags FROM observations") == [("kept", ["unknown_citation:NoSuchKey2020"])]
 
 

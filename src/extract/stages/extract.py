@@ -224,7 +224,7 @@ class ExtractJob:
                     # and every other chunk would wait through the same retries.
                     raise TerminalModelError(f"cannot reach the model endpoint: {exc}") from exc
                 self.stats.failed += 1
-                self._reject(chunk, "call_failed", str(exc), "", None, key=[self.run_id, chunk.chunk_id])
+                self.reject_raw(JOB, "call_failed", str(exc), "", None, key=[self.run_id, chunk.chunk_id], chunk=chunk)
                 return
             request_hash = request.request_hash()
             if reply.finish_reason == "length":
@@ -234,8 +234,13 @@ class ExtractJob:
                 answer = parse_triage(reply.raw_text)
             except AnswerError as exc:
                 if attempt == max_reasks:
-                    self._reject(
-                        chunk, exc.reason, f"{exc.detail} (after {attempt} re-asks)", reply.raw_text, request_hash
+                    self.reject_raw(
+                        JOB,
+                        exc.reason,
+                        f"{exc.detail} (after {attempt} re-asks)",
+                        reply.raw_text,
+                        request_hash,
+                        chunk=chunk,
                     )
                     self.stats.unparsed += 1
                     if self.stats.parsed == 0 and self.stats.unparsed >= UNPARSED_LIMIT:
@@ -267,12 +272,13 @@ class ExtractJob:
         extracted instead (the cut-off answer stays in `responses`)."""
         halves = split_chunk(doc.text, chunk, self.tokenizer) if depth < MAX_SPLIT_DEPTH else None
         if halves is None:
-            self._reject(
-                chunk,
+            self.reject_raw(
+                JOB,
                 "truncated",
                 "the answer hit the token limit and the chunk cannot be split further",
                 raw,
                 request_hash,
+                chunk=chunk,
             )
             return
         self.stats.splits += 1
@@ -297,14 +303,15 @@ class ExtractJob:
         for i, claim in enumerate(answer.claims):
             problem = claim_problem(claim, chunk.text, domains)
             if problem is not None:
-                self._reject(
-                    chunk,
+                self.reject_raw(
+                    JOB,
                     problem[0],
                     problem[1],
                     reply.raw_text,
                     request_hash,
                     item=claim.model_dump(),
                     key=[request_hash, i],
+                    chunk=chunk,
                 )
                 continue
             alignment = align_quote(claim.quote, chunk.text)
@@ -379,19 +386,6 @@ class ExtractJob:
         save_rejects(self.db, rejects)
         # A replayed answer's reject is already stored, but it is still this run's reject.
         self.stats.rejects += len(rejects)
-
-    def _reject(
-        self,
-        chunk: Chunk,
-        reason: str,
-        detail: str,
-        raw: str,
-        request_hash: str | None,
-        *,
-        item: dict[str, Any] | None = None,
-        key: list[Any] | None = None,
-    ) -> None:
-        self.reject_raw(JOB, reason, detail, raw, request_hash, item=item, key=key, chunk=chunk)
 
     def reject_raw(
         self,
