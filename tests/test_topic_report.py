@@ -139,3 +139,65 @@ def test_rerun_of_one_topic_leaves_the_others_untouched(isolated: Path) -> None:
     )
     assert json.loads(run_cli("show", old["claim_id"], "--json").stdout)["observations"]  # history stays
     assert run_cli("run", str(pipeline), "--topic", "nope").exit_code == 2
+
+
+def test_fresh_asks_again_and_the_newest_answer_wins(isolated: Path) -> None:
+    dumps = isolated / "dumps"
+    dumps.mkdir()
+    (dumps / "a.md").write_text(
+        "## Kernels\nThe fused kernel gives a 2x speedup on GPUs.\n\n"
+        "## Data\nFiltered web data beats curated corpora by 3 points.\n",
+        encoding="utf-8",
+    )
+    topics = (
+        '[[topics]]\nslug = "kernels"\nkeywords = ["kernel"]\n\n[[topics]]\nslug = "data"\nkeywords = ["web data"]\n'
+    )
+    reports = 0
+
+    def answer(request: dict[str, Any]) -> str:
+        nonlocal reports
+        if request["response_format"]["json_schema"]["name"] == "topic_report":
+            reports += 1
+            headline = {"text": f"Headline number {reports}.", "evidence": "e", "citations": []}
+            return json.dumps({"headline_claims": [headline], "positions": []})
+        return grounded_answer(request)
+
+    def query(sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        with duckdb.connect(str(isolated / "claims.duckdb"), read_only=True) as con:
+            return con.execute(sql, list(params)).fetchall()
+
+    with FakeOpenAI(answer) as server:
+        pipeline = write_pipeline(isolated, base_url=server.base_url, inputs=[dumps], extra=topics)
+        assert run_cli("run", str(pipeline)).exit_code == 0
+        data_before = query("SELECT * FROM observations WHERE topic = 'data' ORDER BY obs_id")
+        planned = json.loads(run_cli("plan", str(pipeline), "--fresh", "--json").stdout)
+        assert (planned["calls"], planned["cached"]) == (2, 0)  # both chunks, cache ignored
+        n = server.count()
+        result = run_cli("run", str(pipeline), "--topic", "kernels", "--fresh", "--json")
+        assert result.exit_code == 0, result.output
+        assert server.count() == n + 2  # the same requests, asked again: the chunk and the report
+        n = server.count()
+        assert run_cli("run", str(pipeline), "--topic", "kernels", "--json").exit_code == 0
+        assert server.count() == n  # without --fresh the cache answers, with the newest answers
+        assert run_cli("run", str(pipeline), "--fresh", "--batch").exit_code == 2
+
+    assert query("SELECT * FROM observations WHERE topic = 'data' ORDER BY obs_id") == data_before
+    answers = query("SELECT job, answer_no FROM responses ORDER BY job, answer_no")
+    assert answers == [
+        ("ref_triage", 0),
+        ("ref_triage", 0),
+        ("ref_triage", 1),
+        ("topic_report", 0),
+        ("topic_report", 0),
+        ("topic_report", 1),
+    ]
+    # The fresh triage answer is the same claim again: a new observation, read from answer 1, on the same claim.
+    triage = query(
+        "SELECT claim_id, answer_no FROM observations WHERE topic = 'kernels' AND job = 'ref_triage' ORDER BY answer_no"
+    )
+    assert [a for _, a in triage] == [0, 1] and triage[0][0] == triage[1][0]
+    current = {c["text"] for c in json.loads(run_cli("claims", "--topic", "kernels", "--json").stdout)}
+    assert "Headline number 3." in current and "Headline number 1." not in current
+    # `show` ties each observation to the answer it was read from.
+    shown = json.loads(run_cli("show", triage[0][0], "--json").stdout)["observations"]
+    assert sorted(o["answer_no"] for o in shown) == [0, 1]

@@ -102,6 +102,13 @@ class ModelReply:
     completion_tokens: int
     latency_ms: int
     raw_json: str | None = None
+    # 0 for the first answer to a request; `run --fresh` asks again and stores 1, 2, ...
+    answer_no: int = 0
+
+    def answer_key(self, request_hash: str) -> str:
+        """What ids derived from this answer hash: the request hash alone for a first
+        answer (so ids made before fresh answers existed stay as they were)."""
+        return request_hash if self.answer_no == 0 else f"{request_hash}#{self.answer_no}"
 
 
 @dataclass(frozen=True)
@@ -146,6 +153,7 @@ class Observation:
     char_end: int | None = None
     run_label: str | None = None
     parent_obs_id: str | None = None
+    answer_no: int = 0
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from extract.pipeline import PlanSummary, RunOptions, RunSummary, plan_pipeline,
 
 
 def pipeline_options(f: F) -> F:
-    """PIPELINE.toml, --input, --model and --limit, shared by `run` and `plan`."""
+    """PIPELINE.toml, --input, --model, --limit and --fresh, shared by `run` and `plan`."""
     for decorator in reversed(
         (
             click.argument("pipeline_file", metavar="PIPELINE.toml", type=click.Path(path_type=Path, dir_okay=False)),
@@ -28,6 +28,12 @@ def pipeline_options(f: F) -> F:
             ),
             click.option("--model", help="Model name, e.g. gpt-4o-mini, or 'heuristic' for the offline baseline."),
             click.option("--limit", type=click.IntRange(min=1), help="At most N chunks (for a quick try)."),
+            click.option(
+                "--fresh",
+                is_flag=True,
+                help="Ask the model again even where the response cache has an answer (the new answer is kept"
+                " beside the old one and replayed from then on).",
+            ),
         )
     ):
         f = decorator(f)
@@ -119,6 +125,7 @@ def run(
     inputs: tuple[Path, ...],
     model: str | None,
     limit: int | None,
+    fresh: bool,
     quiet: bool,
     batch: bool,
     topic: str | None,
@@ -139,6 +146,7 @@ def run(
           --input reading_list.txt --model Qwen/Qwen2.5-7B-Instruct
       extract run pipelines/papers.toml --input dumps/ --batch   # then later:
       extract run pipelines/papers.toml --input dumps/           # collects, validates, merges
+      extract run pipelines/papers.toml --topic moe-landscape --fresh   # re-ask one topic
     """
     import os
 
@@ -146,7 +154,9 @@ def run(
     chosen = model or os.environ.get("EXTRACT_MODEL") or None
     progress = BarProgress(quiet=quiet or as_json)
     try:
-        options = RunOptions(inputs=list(inputs), model=chosen, limit=limit, db=db, batch=batch, topic=topic)
+        options = RunOptions(
+            inputs=list(inputs), model=chosen, limit=limit, db=db, batch=batch, topic=topic, fresh=fresh
+        )
         summary = run_pipeline(pipeline, options, progress)
     except KeyboardInterrupt:
         progress.stop()
@@ -180,7 +190,13 @@ def _print_plan(s: PlanSummary) -> None:
 @json_option
 @handle_errors
 def plan(
-    pipeline_file: Path, inputs: tuple[Path, ...], model: str | None, limit: int | None, db: Path | None, as_json: bool
+    pipeline_file: Path,
+    inputs: tuple[Path, ...],
+    model: str | None,
+    limit: int | None,
+    fresh: bool,
+    db: Path | None,
+    as_json: bool,
 ) -> None:
     """Dry run: documents, records, chunks, tokens, calls and estimated cost.
 
@@ -198,7 +214,9 @@ def plan(
     pipeline = load_pipeline(pipeline_file)
     chosen = model or os.environ.get("EXTRACT_MODEL") or None
     summary = plan_pipeline(
-        pipeline, RunOptions(inputs=list(inputs), model=chosen, limit=limit, db=db), BarProgress(quiet=as_json)
+        pipeline,
+        RunOptions(inputs=list(inputs), model=chosen, limit=limit, db=db, fresh=fresh),
+        BarProgress(quiet=as_json),
     )
     if as_json:
         print_json(summary.as_dict())

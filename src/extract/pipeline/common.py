@@ -54,6 +54,7 @@ class RunOptions:
     db: Path | None = None
     batch: bool = False
     topic: str | None = None
+    fresh: bool = False  # ask again what the response cache has answered
 
 
 @dataclass

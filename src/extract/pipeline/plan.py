@@ -54,7 +54,7 @@ def plan_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | 
         history = completion_history(db, model) if db is not None else None
         for chunk, record, _doc in work:
             request = requests.request(requests.messages(chunk, record))
-            if db is not None and cached_reply(db, request.request_hash()) is not None:
+            if not options.fresh and db is not None and cached_reply(db, request.request_hash()) is not None:
                 summary.cached += 1
                 continue
             summary.calls += 1

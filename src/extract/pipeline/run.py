@@ -120,6 +120,8 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
     model = options.model or pipeline.model.name
     if options.batch and model == HEURISTIC:
         raise ConfigError("--batch needs a real endpoint; the heuristic model answers at once anyway")
+    if options.batch and options.fresh:
+        raise ConfigError("--fresh cannot be combined with --batch: run --fresh without --batch")
     if options.topic is not None and options.topic not in pipeline.topic_slugs():
         declared = ", ".join(pipeline.topic_slugs()) or "none"
         raise ConfigError(f"unknown topic {options.topic!r} (declared: {declared})")
@@ -152,6 +154,7 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
                 merger=Merger(db),
                 batch_mode=options.batch,
                 only_topic=options.topic,
+                fresh=options.fresh,
             )
             progress.start(len(work))
             reports = None

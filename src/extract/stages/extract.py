@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from extract.config import HEURISTIC, Pipeline
@@ -33,7 +33,7 @@ from extract.store.db import now
 from extract.store.documents import save_chunks
 from extract.store.observations import save_observations, unsaved_observations
 from extract.store.rejects import save_rejects
-from extract.store.responses import ReplyWriter, cached_reply, known_request_hashes
+from extract.store.responses import ReplyWriter, cached_reply, known_request_hashes, next_answer_no
 
 JOB = "ref_triage"
 MAX_SPLIT_DEPTH = 3
@@ -148,6 +148,7 @@ class ExtractJob:
     flush_every: int = 20_000
     batch_mode: bool = False
     only_topic: str | None = None  # `run --topic`: keep only this topic's observations
+    fresh: bool = False  # `run --fresh`: ask again even what the cache has answered
 
     def __post_init__(self) -> None:
         # Observations and rejects are written in large batches: they can always be
@@ -157,8 +158,9 @@ class ExtractJob:
         self.limiter = RateLimiter(self.pipeline.model.rpm, self.pipeline.model.tpm)
         self.in_flight = asyncio.Semaphore(self.pipeline.model.concurrency)
         self.writer = ReplyWriter(self.db)
-        # Looking a hash up in memory first spares a query per new request.
-        self.known = known_request_hashes(self.db)
+        # Looking a hash up in memory first spares a query per new request. A fresh
+        # run replays only what it has itself been answered.
+        self.known = set() if self.fresh else known_request_hashes(self.db)
         self.waiting = pending_request_hashes(self.db)
         self._observations: list[Observation] = []
         self._rejects: list[Reject] = []
@@ -191,6 +193,8 @@ class ExtractJob:
                 return await self.provider.complete(request)
 
         reply = await with_transport_retries(call, retries=self.pipeline.model.max_retries, on_retry=self._retried)
+        if self.fresh:
+            reply = replace(reply, answer_no=next_answer_no(self.db, request.request_hash()))
         self.limiter.settle(estimate, reply.prompt_tokens + reply.completion_tokens)
         await self.writer.save(request, reply, run_id=self.run_id, chunk_id=chunk_id, attempt=attempt)
         self.known.add(request.request_hash())
@@ -228,7 +232,7 @@ class ExtractJob:
                 return
             request_hash = request.request_hash()
             if reply.finish_reason == "length":
-                await self._split(chunk, record, doc, depth, reply.raw_text, request_hash)
+                await self._split(chunk, record, doc, depth, reply, request_hash)
                 return
             try:
                 answer = parse_triage(reply.raw_text)
@@ -240,6 +244,7 @@ class ExtractJob:
                         f"{exc.detail} (after {attempt} re-asks)",
                         reply.raw_text,
                         request_hash,
+                        key=[reply.answer_key(request_hash), exc.reason],
                         chunk=chunk,
                     )
                     self.stats.unparsed += 1
@@ -266,7 +271,7 @@ class ExtractJob:
             return
 
     async def _split(
-        self, chunk: Chunk, record: Record, doc: Document, depth: int, raw: str, request_hash: str
+        self, chunk: Chunk, record: Record, doc: Document, depth: int, reply: ModelReply, request_hash: str
     ) -> None:
         """A cut-off answer is not re-asked as if invalid: each half of the chunk is
         extracted instead (the cut-off answer stays in `responses`)."""
@@ -276,8 +281,9 @@ class ExtractJob:
                 JOB,
                 "truncated",
                 "the answer hit the token limit and the chunk cannot be split further",
-                raw,
+                reply.raw_text,
                 request_hash,
+                key=[reply.answer_key(request_hash), "truncated"],
                 chunk=chunk,
             )
             return
@@ -296,6 +302,7 @@ class ExtractJob:
         doc: Document,
     ) -> None:
         request_hash = request.request_hash()
+        answer_key = reply.answer_key(request_hash)
         observations: list[Observation] = []
         domains = self.pipeline.domain_slugs()
         topics = set(self.pipeline.topic_slugs())
@@ -310,7 +317,7 @@ class ExtractJob:
                     reply.raw_text,
                     request_hash,
                     item=claim.model_dump(),
-                    key=[request_hash, i],
+                    key=[answer_key, i],
                     chunk=chunk,
                 )
                 continue
@@ -335,7 +342,7 @@ class ExtractJob:
             end = chunk.char_start + alignment.end
             observations.append(
                 Observation(
-                    obs_id=short_id("o-", [request_hash, i, chunk.chunk_id]),
+                    obs_id=short_id("o-", [answer_key, i, chunk.chunk_id]),
                     claim_id="",  # the merge stage assigns it
                     run_id=self.run_id,
                     job=JOB,
@@ -355,6 +362,7 @@ class ExtractJob:
                     prompt_hash=self.prompt.content_hash,
                     pipeline_hash=self.pipeline.config_hash(),
                     request_hash=request_hash,
+                    answer_no=reply.answer_no,
                     doc_sha256=doc.sha256,
                     source=doc.path,
                     record_id=record.record_id,

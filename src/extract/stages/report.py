@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from extract.config import HEURISTIC, Pipeline, Topic
 from extract.errors import TransientModelError
 from extract.hashing import short_id
-from extract.models import Citation, ModelRequest, Observation
+from extract.models import Citation, ModelReply, ModelRequest, Observation
 from extract.prompting import PromptTemplate, data_boundary
 from extract.schemas import ReportAnswer, ReportStatement, report_schema
 from extract.stages.extract import Deferred, ExtractJob
@@ -146,7 +146,7 @@ class ReportJob:
                     params=request.params,
                 )
                 continue
-            observations = self._observations(topic, answer, request.request_hash(), reply.endpoint_model, records)
+            observations = self._observations(topic, answer, request.request_hash(), reply, records)
             self.job.keep(observations)
             return len(observations)
         return 0
@@ -156,7 +156,7 @@ class ReportJob:
         topic: Topic,
         answer: ReportAnswer,
         request_hash: str,
-        model: str,
+        reply: ModelReply,
         records: list[tuple[str, str, list[str], str]],
     ) -> list[Observation]:
         by_key = {key: (record_id, ids) for record_id, key, ids, _ in records}
@@ -177,7 +177,7 @@ class ReportJob:
                 citations.append(Citation(raw, "key", key, record_id))
                 citations.extend(Citation(raw, "arxiv", i, record_id) for i in ids)
             return Observation(
-                obs_id=short_id("o-", [request_hash, field_path, n]),
+                obs_id=short_id("o-", [reply.answer_key(request_hash), field_path, n]),
                 claim_id="",
                 run_id=self.job.run_id,
                 job=JOB,
@@ -190,7 +190,7 @@ class ReportJob:
                 quote=statement.evidence.strip(),
                 alignment="report",
                 flags=tuple(flags),
-                model=model,
+                model=reply.endpoint_model,
                 created_at=created,
                 field_path=field_path,
                 camp=camp,
@@ -199,6 +199,7 @@ class ReportJob:
                 prompt_hash=self.prompt.content_hash,
                 pipeline_hash=self.pipeline.config_hash(),
                 request_hash=request_hash,
+                answer_no=reply.answer_no,
                 parent_obs_id=parent,
             )
 

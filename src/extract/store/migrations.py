@@ -221,6 +221,43 @@ MIGRATIONS: list[tuple[str, str]] = [
           AND (t.started_at IS NULL OR r.started_at >= t.started_at);
         """,
     ),
+    (
+        "005_fresh_answers",
+        """
+        -- `run --fresh` asks a request again: a request may now have several answers,
+        -- numbered from 0; the newest is the one the cache replays.
+        CREATE TABLE responses_numbered (
+            request_hash VARCHAR NOT NULL,
+            answer_no INTEGER NOT NULL,
+            run_id VARCHAR NOT NULL,
+            job VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,
+            endpoint_model VARCHAR NOT NULL,
+            prompt_name VARCHAR NOT NULL,
+            prompt_hash VARCHAR NOT NULL,
+            chunk_id VARCHAR,
+            attempt INTEGER NOT NULL,
+            request_json VARCHAR NOT NULL,
+            raw_text VARCHAR NOT NULL,
+            raw_json VARCHAR,
+            finish_reason VARCHAR,
+            prompt_tokens INTEGER NOT NULL,
+            completion_tokens INTEGER NOT NULL,
+            latency_ms INTEGER NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (request_hash, answer_no)
+        );
+        INSERT INTO responses_numbered
+        SELECT request_hash, 0, run_id, job, model, endpoint_model, prompt_name, prompt_hash, chunk_id, attempt,
+               request_json, raw_text, raw_json, finish_reason, prompt_tokens, completion_tokens, latency_ms,
+               created_at
+        FROM responses;
+        DROP TABLE responses;
+        ALTER TABLE responses_numbered RENAME TO responses;
+        -- Which answer an observation was read from: (request_hash, answer_no).
+        ALTER TABLE observations ADD COLUMN answer_no INTEGER DEFAULT 0;
+        """,
+    ),
 ]
 
 

@@ -38,6 +38,7 @@ OBSERVATION_COLUMNS = (
     "created_at",
     "run_label",
     "parent_obs_id",
+    "answer_no",
 )
 
 CITATION_COLUMNS = ("obs_id", "claim_id", "raw", "kind", "value", "record_id")
@@ -94,7 +95,7 @@ def observations_of_claim(db: Database, claim_id: str) -> list[dict[str, Any]]:
     cur = db.con.execute(
         f"SELECT {', '.join('o.' + c for c in OBSERVATION_COLUMNS)}, r.prompt_tokens, r.completion_tokens,"
         " r.finish_reason, r.latency_ms, r.endpoint_model, r.raw_text AS raw_response"
-        " FROM observations o LEFT JOIN responses r USING (request_hash)"
+        " FROM observations o LEFT JOIN responses r USING (request_hash, answer_no)"
         " WHERE o.claim_id = ? ORDER BY o.created_at, o.obs_id",
         [claim_id],
     )

@@ -1,6 +1,8 @@
 """The `responses` table: every raw model answer, stored before it is parsed.
 
-It doubles as the response cache: a request whose hash is here is never sent again.
+It doubles as the response cache: a request whose hash is here is never sent again,
+unless a run asks for fresh answers (`run --fresh`); a request's answers are then
+numbered 0, 1, ... and the cache replays the newest.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ def known_request_hashes(db: Database) -> set[str]:
 def cached_reply(db: Database, request_hash: str) -> ModelReply | None:
     row = db.con.execute(
         "SELECT raw_text, endpoint_model, finish_reason, prompt_tokens, completion_tokens, latency_ms, raw_json"
-        " FROM responses WHERE request_hash = ?",
+        ", answer_no FROM responses WHERE request_hash = ? ORDER BY answer_no DESC LIMIT 1",
         [request_hash],
     ).fetchone()
     if row is None:
@@ -33,11 +35,19 @@ def cached_reply(db: Database, request_hash: str) -> ModelReply | None:
         completion_tokens=row[4],
         latency_ms=row[5],
         raw_json=row[6],
+        answer_no=row[7],
     )
+
+
+def next_answer_no(db: Database, request_hash: str) -> int:
+    """The number a new answer to this request gets (0 if it has none yet)."""
+    row = db.con.execute("SELECT max(answer_no) FROM responses WHERE request_hash = ?", [request_hash]).fetchone()
+    return 0 if row is None or row[0] is None else int(row[0]) + 1
 
 
 RESPONSE_COLUMNS = (
     "request_hash",
+    "answer_no",
     "run_id",
     "job",
     "model",
@@ -71,8 +81,8 @@ def response_row(
 ) -> list[Any]:
     """A `responses` row in RESPONSE_COLUMNS order."""
     return [
-        request_hash, run_id, job, model, reply.endpoint_model, prompt_name, prompt_hash, chunk_id, attempt,
-        request_json, reply.raw_text, reply.raw_json, reply.finish_reason, reply.prompt_tokens,
+        request_hash, reply.answer_no, run_id, job, model, reply.endpoint_model, prompt_name, prompt_hash, chunk_id,
+        attempt, request_json, reply.raw_text, reply.raw_json, reply.finish_reason, reply.prompt_tokens,
         reply.completion_tokens, reply.latency_ms, now(),
     ]  # fmt: skip
 
