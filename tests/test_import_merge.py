@@ -77,6 +77,33 @@ def test_ids_are_stable_and_reimport_adds_nothing(isolated: Path) -> None:
     assert after[A2] == before[A1]
 
 
+def test_incremental_merge_equals_one_merge(isolated: Path) -> None:
+    """An import reads only the blocks it touches and the stored token counts; the
+    claims it makes are those one import of everything makes."""
+    rows = [
+        _obs(A1, camp=CAMP),
+        _obs(B1, camp="router design is the central lever for specialisation"),
+        _obs(A1, camp=CAMP, topic="other-topic"),
+        _obs(A2, camp=CAMP),
+        _obs(A2, camp=CAMP, topic="other-topic"),
+        _obs("Routers barely matter at scale.", kind="ref_triage", topic=None, field_path=None),
+    ]
+    one = isolated / "one.duckdb"
+    assert run_cli("import", str(_write(isolated / "all.jsonl", rows)), "--db", str(one)).exit_code == 0
+    split = isolated / "split.duckdb"
+    for i, row in enumerate(rows):
+        assert run_cli("import", str(_write(isolated / f"{i}.jsonl", [row])), "--db", str(split)).exit_code == 0
+    assert _claims_by_text(split) == _claims_by_text(one)
+    with duckdb.connect(str(split), read_only=True) as con:
+        stored = dict(con.execute("SELECT token, df FROM token_df").fetchall())
+        recount = dict(
+            con.execute(
+                "SELECT token, count(*) FROM (SELECT unnest(tokens) AS token FROM claim_index) GROUP BY token"
+            ).fetchall()
+        )
+    assert stored == recount
+
+
 def test_bad_lines_are_rejected_with_the_raw_line(isolated: Path) -> None:
     path = isolated / "bad.jsonl"
     path.write_text(json.dumps(_obs(A1, camp=CAMP)) + "\nnot json\n" + json.dumps({"text": "no stance"}) + "\n")

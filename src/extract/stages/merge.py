@@ -19,17 +19,21 @@ already taken by another claim (then 1, 2, ...). See `extract.hashing`.
 
 from __future__ import annotations
 
+import gc
 import math
 import re
 import unicodedata
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 from extract.hashing import normalise_claim_text, sha256_json
 from extract.models import Observation
 from extract.store import Database
-from extract.store.claim_index import load_index, save_index
+from extract.store.claim_index import claim_ids, load_index, save_index, token_frequencies
 
 THRESHOLD = 0.65
 CAMP_WEIGHT = 0.3
@@ -112,11 +116,13 @@ _STOP = frozenset(
 )
 
 
-def _camp_tokens(camp: str) -> set[str]:
-    return set(_WORD.findall(unicodedata.normalize("NFKC", camp).casefold())) - _STOP
+@lru_cache(maxsize=1 << 16)
+def _camp_tokens(camp: str) -> frozenset[str]:
+    # A debate has a handful of camps, compared with each other again and again.
+    return frozenset(_WORD.findall(unicodedata.normalize("NFKC", camp).casefold())) - _STOP
 
 
-def _overlap(a: set[str], b: set[str]) -> float:
+def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
     """Containment: labels are often cut at different lengths."""
     return len(a & b) / min(len(a), len(b)) if a and b else 0.0
 
@@ -156,6 +162,10 @@ class _Claim:
     sig: Signature
     n_obs: int
     dirty: bool = False
+    # The IDF-weighted size of `sig.tokens`, and the claim count it was computed at.
+    weight: float = 0.0
+    weighed_at: int = -1
+    at: int = -1  # position in Merger.claims, which postings refer to
 
     def row(self) -> list[Any]:
         return [
@@ -170,73 +180,131 @@ class _Claim:
         ]
 
 
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Placing observations allocates millions of small sets and lists and frees
+    almost none: the cyclic collector's passes over them cost more than the merge
+    itself, and there are no cycles to find."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def block_of(scope: str, topic: str | None) -> tuple[str, str | None]:
+    """Claims are only ever compared within a block: triage claims across topics,
+    report statements within their topic and field path."""
+    return (scope, None) if scope == "triage" else (scope, topic)
+
+
 @dataclass
 class Merger:
-    """Assigns claim ids to new observations against every claim stored so far."""
+    """Assigns claim ids to new observations against every claim stored so far.
+
+    Only the blocks that new observations fall in are read from `claim_index`,
+    together with the stored document frequencies of the tokens involved, so an
+    incremental merge costs what it touches, not what the database holds.
+    """
 
     db: Database
     threshold: float = THRESHOLD
     claims: list[_Claim] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._by_id: dict[str, int] = {}
-        # Postings are keyed by block (scope, and topic for report statements) and
-        # token, so candidates are compatible by construction.
-        self._postings: dict[tuple[str, str], list[int]] = defaultdict(list)
+        self._ids: set[str] = claim_ids(self.db)
+        self._n_claims = len(self._ids)
+        self._loaded: set[tuple[str, str | None]] = set()
+        # Postings per block, then per token (and "@citation"), so candidates are
+        # compatible by construction.
+        self._postings: dict[tuple[str, str | None], dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         self._df: Counter[str] = Counter()
-        for claim_id, scope, topic, camp, tokens, citations, numbers, n_obs in load_index(self.db):
-            self._add(_Claim(claim_id, scope, topic, camp, Signature(set(tokens), set(numbers), set(citations)), n_obs))
+        self._df_known: set[str] = set()
+        self._df_delta: Counter[str] = Counter()
 
-    @staticmethod
-    def _block(scope: str, topic: str | None) -> str:
-        return scope if scope == "triage" else f"{scope}\x1f{topic}"
+    def _load(self, observations: list[Observation], signatures: list[Signature]) -> None:
+        """Read the stored claims of the blocks these observations fall in, and the
+        document frequencies of every token they and those claims carry."""
+        blocks = {block_of(scope_of(o.job, o.field_path), o.topic) for o in observations} - self._loaded
+        rows = load_index(self.db, sorted(blocks, key=lambda b: (b[0], b[1] or ""))) if blocks else []
+        self._loaded |= blocks
+        tokens: set[str] = set()
+        for sig in signatures:
+            tokens |= sig.tokens
+        for row in rows:
+            tokens.update(row[4])
+        wanted = tokens - self._df_known
+        self._df.update(token_frequencies(self.db, sorted(wanted)))
+        self._df_known |= wanted
+        for claim_id, scope, topic, camp, toks, citations, numbers, n_obs in rows:
+            sig = Signature(set(toks), set(numbers), set(citations))
+            self._place_claim(_Claim(claim_id, scope, topic, camp, sig, n_obs))
 
     def _index(self, at: int, tokens: set[str], citations: set[str]) -> None:
         claim = self.claims[at]
-        block = self._block(claim.scope, claim.topic)
-        for key in tokens | {"@" + c for c in citations}:
-            self._postings[(block, key)].append(at)
-        self._df.update(tokens)
+        postings = self._postings[block_of(claim.scope, claim.topic)]
+        for key in tokens:
+            postings[key].append(at)
+        for c in citations:
+            postings["@" + c].append(at)
 
-    def _add(self, claim: _Claim) -> int:
-        at = len(self.claims)
+    def _place_claim(self, claim: _Claim) -> int:
+        claim.at = len(self.claims)
         self.claims.append(claim)
-        self._by_id[claim.claim_id] = at
-        self._index(at, claim.sig.tokens, claim.sig.citations)
-        return at
+        self._index(claim.at, claim.sig.tokens, claim.sig.citations)
+        return claim.at
+
+    def _new_claim(self, claim: _Claim) -> int:
+        self._ids.add(claim.claim_id)
+        self._n_claims += 1
+        self._count(claim.sig.tokens)
+        return self._place_claim(claim)
+
+    def _count(self, tokens: set[str]) -> None:
+        self._df.update(tokens)
+        self._df_delta.update(tokens)
 
     def _idf(self, token: str) -> float:
-        return math.log(1.0 + (len(self.claims) + 1) / (1.0 + self._df.get(token, 0)))
+        return math.log(1.0 + (self._n_claims + 1) / (1.0 + self._df.get(token, 0)))
 
-    def _weight(self, at: int) -> float:
-        return sum(self._idf(t) for t in self.claims[at].sig.tokens)
+    def _weight(self, claim: _Claim) -> float:
+        # IDF drifts slowly as claims accumulate: a weight is recomputed when its
+        # tokens change or the claim count has grown by a tenth since.
+        if claim.weighed_at < 0 or self._n_claims > claim.weighed_at * 1.1 + 10:
+            claim.weight = sum(self._idf(t) for t in claim.sig.tokens)
+            claim.weighed_at = self._n_claims
+        return claim.weight
 
-    def _candidates(self, sig: Signature, block: str) -> set[int]:
-        postings = self._postings
+    def _candidates(self, sig: Signature, block: tuple[str, str | None]) -> set[int]:
+        postings = self._postings.get(block)
+        if not postings:
+            return set()
         # The rarest tokens that some claim of this block has (a token no claim has
         # finds nothing and would waste a slot).
-        present = [t for t in sig.tokens if (block, t) in postings]
-        rare = sorted(present, key=lambda t: len(postings[(block, t)]))[:RARE_TOKENS]
+        present = [t for t in sig.tokens if t in postings]
+        rare = sorted(present, key=lambda t: len(postings[t]))[:RARE_TOKENS]
         found: set[int] = set()
         for key in [*rare, *("@" + c for c in sig.citations)]:
-            posting = postings.get((block, key), [])
+            posting = postings.get(key, ())
             if len(posting) <= COMMON_POSTINGS:
                 found.update(posting)
         return found
 
-    def _score(self, sig: Signature, idf: dict[str, float], weight: float, at: int, camp: set[str]) -> float:
-        claim = self.claims[at]
+    def _score(self, sig: Signature, idf: dict[str, float], weight: float, claim: _Claim, camps: float | None) -> float:
+        """`camps`: how much the two camp labels overlap, None unless both have one."""
         score = 0.0
         shared = sum(idf[t] for t in sig.tokens & claim.sig.tokens)
         if shared:
-            other = self._weight(at)
+            other = self._weight(claim)
             score = 0.5 * shared / min(weight, other) + 0.5 * shared / (weight + other - shared)
         if sig.citations & claim.sig.citations:
             score += 0.15
-        if camp and claim.camp:
+        if camps is not None:
             # Within one topic a camp label names the position; paraphrased
             # statements of one camp share it almost word for word.
-            score += CAMP_WEIGHT * _overlap(camp, _camp_tokens(claim.camp))
+            score += CAMP_WEIGHT * camps
         if sig.numbers and claim.sig.numbers and claim.scope == "triage":
             # "improves by 12%" and "improves by 30%" are different claims.
             score += 0.05 if sig.numbers & claim.sig.numbers else -0.35
@@ -247,52 +315,61 @@ class Merger:
         while True:
             key = [normalise_claim_text(o.text), scope, o.topic if scope != "triage" else None, n]
             candidate = "c-" + sha256_json(key)[:10]
-            if candidate not in self._by_id:
+            if candidate not in self._ids:
                 return candidate
             n += 1
 
-    def place(self, o: Observation) -> str:
-        """The claim id for one observation (joining or creating a claim)."""
+    def place(self, o: Observation, sig: Signature) -> str:
+        """The claim id for one observation (joining or creating a claim) given its
+        signature; its block must be loaded (`assign` does that)."""
         scope = scope_of(o.job, o.field_path)
-        block = self._block(scope, o.topic)
-        sig = signature(o.text, [c.value for c in o.citations])
+        block = block_of(scope, o.topic)
         idf = {t: self._idf(t) for t in sig.tokens}
         weight = sum(idf.values())
-        camp = _camp_tokens(o.camp) if o.camp else set()
-        best, best_score = None, self.threshold
+        camp = _camp_tokens(o.camp) if o.camp else None
+        best: _Claim | None = None
+        best_score = self.threshold
         for at in self._candidates(sig, block):
-            other_camp = self.claims[at].camp
+            claim = self.claims[at]
             # Different camps of one debate stay apart even when they use the same words.
-            if camp and other_camp and _overlap(camp, _camp_tokens(other_camp)) < CAMP_APART:
+            camps = _overlap(camp, _camp_tokens(claim.camp)) if camp and claim.camp else None
+            if camps is not None and camps < CAMP_APART:
                 continue
-            score = self._score(sig, idf, weight, at, camp)
-            if score >= best_score:
-                best, best_score = at, score
+            score = self._score(sig, idf, weight, claim, camps)
+            # Ties go to the smaller id, so the outcome does not depend on load order.
+            if score > best_score or (score == best_score and (best is None or claim.claim_id < best.claim_id)):
+                best, best_score = claim, score
         if best is None:
             claim = _Claim(self._new_id(o, scope), scope, o.topic, o.camp, sig, 1, dirty=True)
-            self._add(claim)
+            self._new_claim(claim)
             return claim.claim_id
-        claim = self.claims[best]
-        claim.n_obs += 1
-        claim.dirty = True
-        room = SIGNATURE_CAP - len(claim.sig.tokens)
-        added = set(sorted(sig.tokens - claim.sig.tokens)[: max(room, 0)])
-        new_cites = sig.citations - claim.sig.citations
-        claim.sig.tokens |= added
-        claim.sig.citations |= new_cites
-        claim.sig.numbers |= sig.numbers & added
-        claim.camp = claim.camp or o.camp
-        self._index(best, added, new_cites)
-        return claim.claim_id
+        best.n_obs += 1
+        best.dirty = True
+        room = SIGNATURE_CAP - len(best.sig.tokens)
+        added = set(sorted(sig.tokens - best.sig.tokens)[: max(room, 0)])
+        new_cites = sig.citations - best.sig.citations
+        if added:
+            best.sig.tokens |= added
+            best.weighed_at = -1
+            self._count(added)
+        best.sig.citations |= new_cites
+        best.sig.numbers |= sig.numbers & added
+        best.camp = best.camp or o.camp
+        self._index(best.at, added, new_cites)
+        return best.claim_id
 
     def assign(self, observations: list[Observation]) -> list[Observation]:
         """Claim ids for observations, placed in document order so that the result
         does not depend on the order in which answers happened to arrive."""
         ordered = sorted(observations, key=lambda o: (o.doc_sha256 or "", o.char_start or 0, o.obs_id))
-        return [replace(o, claim_id=self.place(o)) for o in ordered]
+        with _no_cyclic_gc():
+            signatures = [signature(o.text, [c.value for c in o.citations]) for o in ordered]
+            self._load(ordered, signatures)
+            return [replace(o, claim_id=self.place(o, sig)) for o, sig in zip(ordered, signatures, strict=True)]
 
     def persist(self) -> None:
         dirty = [c for c in self.claims if c.dirty]
-        save_index(self.db, [c.row() for c in dirty])
+        save_index(self.db, [c.row() for c in dirty], self._df_delta)
+        self._df_delta = Counter()
         for c in dirty:
             c.dirty = False

@@ -258,6 +258,19 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE observations ADD COLUMN answer_no INTEGER DEFAULT 0;
         """,
     ),
+    (
+        "006_token_df",
+        """
+        -- How many claims carry each signature token: the merge stage's IDF weights,
+        -- kept so that an incremental merge reads only the blocks it touches.
+        CREATE TABLE token_df (
+            token VARCHAR PRIMARY KEY,
+            df INTEGER NOT NULL
+        );
+        INSERT INTO token_df
+        SELECT token, count(*) FROM (SELECT unnest(tokens) AS token FROM claim_index) GROUP BY token;
+        """,
+    ),
 ]
 
 
