@@ -9,6 +9,7 @@ import click
 
 from extract import __version__
 from extract.cli.batch import batch
+from extract.cli.diff import diff
 from extract.cli.export import export
 from extract.cli.importing import import_
 from extract.cli.query import claims, runs, show, topics
@@ -32,7 +33,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-for command in (run, plan, runs, claims, show, topics, export, import_, batch):
+for command in (run, plan, runs, claims, show, topics, diff, export, import_, batch):
     cli.add_command(command)
 
 

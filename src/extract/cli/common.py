@@ -39,8 +39,8 @@ def _default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def print_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=_default))
+def print_json(data: Any, *, sort_keys: bool = False) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=sort_keys, default=_default))
 
 
 def fail(message: str, code: int = 2) -> None:

@@ -1,7 +1,7 @@
 """The pipeline layer: each command's library function, on top of the stages.
 
-`run` knows the order of the stages; `plan`, `batches`, `importing` and `topics`
-serve the other commands; `common` holds what they share.
+`run` knows the order of the stages; `plan`, `batches`, `importing`, `topics` and
+`diff` serve the other commands; `common` holds what they share.
 """
 
 from extract.pipeline.batches import batch_overview, collect_pipeline_batches
@@ -14,6 +14,7 @@ from extract.pipeline.common import (
     database_path,
     expand_inputs,
 )
+from extract.pipeline.diff import KINDS, diff_runs, failing_kinds
 from extract.pipeline.importing import ImportSummary, import_observations
 from extract.pipeline.plan import PlanSummary, plan_pipeline
 from extract.pipeline.run import RunSummary, run_pipeline
@@ -21,6 +22,7 @@ from extract.pipeline.topics import topics_overview_of
 
 __all__ = [
     "DEFAULT_DB",
+    "KINDS",
     "ImportSummary",
     "InputCounts",
     "PlanSummary",
@@ -31,7 +33,9 @@ __all__ = [
     "batch_overview",
     "collect_pipeline_batches",
     "database_path",
+    "diff_runs",
     "expand_inputs",
+    "failing_kinds",
     "import_observations",
     "plan_pipeline",
     "run_pipeline",

@@ -14,7 +14,7 @@ from extract.store.claims import refresh_claims
 from extract.store.documents import (
     record_lookup,
 )
-from extract.store.observations import save_observations, unsaved_observations
+from extract.store.observations import link_to_run, save_observations, unsaved_observations
 from extract.store.rejects import save_rejects
 from extract.store.runs import finish_run, new_run_id, start_run
 
@@ -50,6 +50,7 @@ def import_observations(path: Path, db_path: Path) -> ImportSummary:
         merger = Merger(db)
         saved = save_observations(db, merger.assign(fresh))
         merger.persist()
+        link_to_run(db, summary.run_id, parsed.observations)
         save_rejects(db, parsed.rejects)
         summary.lines = parsed.lines
         summary.observations = len(saved)

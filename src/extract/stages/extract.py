@@ -31,7 +31,7 @@ from extract.store import Database
 from extract.store.batches import PendingRequest, pending_request_hashes
 from extract.store.db import now
 from extract.store.documents import save_chunks
-from extract.store.observations import save_observations, unsaved_observations
+from extract.store.observations import link_to_run, save_observations, unsaved_observations
 from extract.store.rejects import save_rejects
 from extract.store.responses import ReplyWriter, cached_reply, known_request_hashes, next_answer_no
 
@@ -389,6 +389,7 @@ class ExtractJob:
         rejects, self._rejects = self._rejects, []
         new = save_observations(self.db, self.merger.assign(unsaved_observations(self.db, observations)))
         self.merger.persist()
+        link_to_run(self.db, self.run_id, observations)
         self.stats.observations += len(new)
         self.stats.claim_ids.update(o.claim_id for o in new)
         save_rejects(self.db, rejects)

@@ -271,6 +271,20 @@ MIGRATIONS: list[tuple[str, str]] = [
         SELECT token, count(*) FROM (SELECT unnest(tokens) AS token FROM claim_index) GROUP BY token;
         """,
     ),
+    (
+        "007_run_observations",
+        """
+        -- Which observations each run produced or replayed: a re-run answered from the
+        -- cache stores no observation twice, yet its output is the first run's output,
+        -- and `extract diff` compares runs by what they output.
+        CREATE TABLE run_observations (
+            run_id VARCHAR NOT NULL,
+            obs_id VARCHAR NOT NULL,
+            PRIMARY KEY (run_id, obs_id)
+        );
+        INSERT INTO run_observations SELECT DISTINCT run_id, obs_id FROM observations;
+        """,
+    ),
 ]
 
 

@@ -1,4 +1,5 @@
-"""The `observations` and `citations` tables: every statement of a claim, with provenance."""
+"""The `observations`, `citations` and `run_observations` tables: every statement of a
+claim, with provenance, and which runs produced or replayed it."""
 
 from __future__ import annotations
 
@@ -80,6 +81,7 @@ def save_observations(db: Database, observations: list[Observation]) -> list[Obs
         if not new:
             return []
         db.insert_many("observations", OBSERVATION_COLUMNS, [_row(o) for o in new])
+        _insert_links(db, [(o.run_id, o.obs_id) for o in new])
         cites = {
             (o.obs_id, c.raw): [o.obs_id, o.claim_id, c.raw, c.kind, c.value, c.record_id]
             for o in new
@@ -88,6 +90,20 @@ def save_observations(db: Database, observations: list[Observation]) -> list[Obs
         if cites:
             db.insert_many("citations", CITATION_COLUMNS, list(cites.values()))
     return new
+
+
+def link_to_run(db: Database, run_id: str, observations: list[Observation]) -> None:
+    """Record that this run output these observations, stored now or by an earlier run
+    whose answers it replayed (their ids are content-derived, so a replay has the same)."""
+    _insert_links(db, [(run_id, o.obs_id) for o in observations])
+
+
+def _insert_links(db: Database, links: list[tuple[str, str]]) -> None:
+    unique = sorted(set(links))
+    if unique:
+        db.insert_many(
+            "run_observations", ("run_id", "obs_id"), [list(link) for link in unique], " ON CONFLICT DO NOTHING"
+        )
 
 
 def observations_of_claim(db: Database, claim_id: str) -> list[dict[str, Any]]:

@@ -1,0 +1,75 @@
+"""What `extract diff` reads: runs named by id, prefix or shortcut, their metadata,
+and the observations each run output (`run_observations`), within a topic or not.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from extract.errors import ConfigError, NotFound
+from extract.store.db import Database
+
+# `latest` is the newest run, `previous` the one before it (by start time).
+RUN_SHORTCUTS = {"latest": 1, "previous": 2}
+
+RUN_INFO_COLUMNS = ("run_id", "started_at", "status", "command", "pipeline_name", "pipeline_hash", "model", "prompts")
+
+OUTPUT_COLUMNS = (
+    "claim_id",
+    "claim_text",
+    "job",
+    "field_path",
+    "topic",
+    "stance",
+    "domain",
+    "tags",
+    "citations",
+    "quote",
+)
+
+
+def resolve_run(db: Database, ref: str) -> str:
+    """A run id from an id, a unique prefix of one (with or without `run-`), `latest` or `previous`."""
+    ids = [r[0] for r in db.con.execute("SELECT run_id FROM runs ORDER BY started_at, run_id").fetchall()]
+    if ref in ids:
+        return ref
+    if ref in RUN_SHORTCUTS:
+        back = RUN_SHORTCUTS[ref]
+        if len(ids) < back:
+            raise NotFound(f"no {ref} run: the database has {len(ids)} run(s)")
+        return str(ids[-back])
+    matches = [i for i in ids if ref and (i.startswith(ref) or i.startswith("run-" + ref))]
+    if len(matches) == 1:
+        return str(matches[0])
+    if not matches:
+        raise NotFound(f"no run {ref} (list them with `extract runs`)")
+    shown = ", ".join(matches[:3]) + (", ..." if len(matches) > 3 else "")
+    raise ConfigError(f"run prefix {ref} is ambiguous: {len(matches)} runs match ({shown})")
+
+
+def run_info(db: Database, run_id: str) -> dict[str, Any]:
+    """The run's row as the diff header shows it: command, model, prompt hashes, start."""
+    row = db.con.execute(f"SELECT {', '.join(RUN_INFO_COLUMNS)} FROM runs WHERE run_id = ?", [run_id]).fetchone()
+    if row is None:
+        raise NotFound(f"no run {run_id} (list them with `extract runs`)")
+    info = dict(zip(RUN_INFO_COLUMNS, row, strict=True))
+    info["started_at"] = info["started_at"].isoformat(timespec="seconds")
+    info["prompts"] = json.loads(info["prompts"]) if info["prompts"] else {}
+    return info
+
+
+def run_output(db: Database, run_id: str, topic: str | None) -> list[dict[str, Any]]:
+    """The observations this run stored or replayed, with their claim's text; only the
+    topic's when one is given."""
+    sql = (
+        "SELECT o.claim_id, c.text, o.job, o.field_path, o.topic, o.stance, o.domain, o.tags, o.citations, o.quote"
+        " FROM run_observations l JOIN observations o USING (obs_id) LEFT JOIN claims c USING (claim_id)"
+        " WHERE l.run_id = ?"
+    )
+    params: list[Any] = [run_id]
+    if topic is not None:
+        sql += " AND o.topic = ?"
+        params.append(topic)
+    rows = db.con.execute(sql + " ORDER BY o.claim_id, o.obs_id", params).fetchall()
+    return [dict(zip(OUTPUT_COLUMNS, row, strict=True)) for row in rows]
