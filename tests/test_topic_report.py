@@ -88,7 +88,8 @@ def test_heuristic_demo_writes_extractive_reports(isolated: Path) -> None:
     assert all(text in triage for _, text in reports)  # chosen from the topic's claims, never invented
 
 
-def test_rerun_of_one_topic_leaves_the_others_untouched(isolated: Path) -> None:
+def _two_topics(isolated: Path) -> tuple[Path, str]:
+    """A dump with one record on kernels and one on data, and those two topics."""
     dumps = isolated / "dumps"
     dumps.mkdir()
     (dumps / "a.md").write_text(
@@ -99,6 +100,11 @@ def test_rerun_of_one_topic_leaves_the_others_untouched(isolated: Path) -> None:
     topics = (
         '[[topics]]\nslug = "kernels"\nkeywords = ["kernel"]\n\n[[topics]]\nslug = "data"\nkeywords = ["web data"]\n'
     )
+    return dumps, topics
+
+
+def test_rerun_of_one_topic_leaves_the_others_untouched(isolated: Path) -> None:
+    dumps, topics = _two_topics(isolated)
 
     def answer(request: dict[str, Any]) -> str:
         if request["response_format"]["json_schema"]["name"] == "topic_report":
@@ -142,16 +148,7 @@ def test_rerun_of_one_topic_leaves_the_others_untouched(isolated: Path) -> None:
 
 
 def test_fresh_asks_again_and_the_newest_answer_wins(isolated: Path) -> None:
-    dumps = isolated / "dumps"
-    dumps.mkdir()
-    (dumps / "a.md").write_text(
-        "## Kernels\nThe fused kernel gives a 2x speedup on GPUs.\n\n"
-        "## Data\nFiltered web data beats curated corpora by 3 points.\n",
-        encoding="utf-8",
-    )
-    topics = (
-        '[[topics]]\nslug = "kernels"\nkeywords = ["kernel"]\n\n[[topics]]\nslug = "data"\nkeywords = ["web data"]\n'
-    )
+    dumps, topics = _two_topics(isolated)
     reports = 0
 
     def answer(request: dict[str, Any]) -> str:
