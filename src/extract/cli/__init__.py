@@ -12,6 +12,7 @@ from extract.cli.batch import batch
 from extract.cli.export import export
 from extract.cli.importing import import_
 from extract.cli.query import claims, runs, show, topics
+from extract.cli.report import report
 from extract.cli.run import plan, run
 
 
@@ -27,12 +28,13 @@ def cli(ctx: click.Context, debug: bool) -> None:
       extract run pipelines/demo.toml
       extract claims --stance contested
       extract show c-0123456789
+      extract report --out claims.html
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
 
 
-for command in (run, plan, runs, claims, show, topics, export, import_, batch):
+for command in (run, plan, runs, claims, show, topics, report, export, import_, batch):
     cli.add_command(command)
 
 
