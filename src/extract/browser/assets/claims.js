@@ -83,9 +83,11 @@ VIEWS.claims = (section, root) => {
   root.append(h("section", "claims-view", header, h("div", "layout", facetsBox, results)));
 
   function setFilter(facet, value) {
+    // Measured before the list changes, while layout is still clean (measuring after costs a layout).
+    const scrolledPast = results.getBoundingClientRect().top < 0;
     state[facet] = state[facet] === value ? null : value;
     recompute();
-    if (results.getBoundingClientRect().top < 0) results.scrollIntoView();
+    if (scrolledPast) results.scrollIntoView();
   }
 
   function recompute() {

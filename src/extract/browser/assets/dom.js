@@ -34,6 +34,9 @@ function arxivLink(id) {
   return link;
 }
 
+// One formatter: toLocaleString builds a new one on every call, which is slow.
+const NUMBER = new Intl.NumberFormat("en-US");
+
 function formatCount(n) {
-  return Number(n).toLocaleString("en-US");
+  return NUMBER.format(n);
 }
