@@ -1,4 +1,4 @@
-"""The layering cli -> pipeline -> stages -> providers/store -> models is checked, not just written down."""
+"""The layering cli -> pipeline/browser -> stages -> providers/store -> models is checked, not just written down."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "extract"
 
 # A module in layer L may import only from layers listed for L (and from itself).
 ALLOWED = {
-    "cli": {"cli", "pipeline", "config", "errors", "store", "models", "hashing", "stages", "schemas"},
+    "cli": {"cli", "pipeline", "browser", "config", "errors", "store", "models", "hashing", "stages", "schemas"},
     "pipeline": {"config", "errors", "models", "prompting", "providers", "stages", "store", "hashing", "schemas"},
     "stages": {"stages", "config", "errors", "models", "prompting", "providers", "store", "hashing", "schemas"},
+    "browser": {"browser", "errors", "store", "models"},
     "providers": {"providers", "config", "errors", "models", "hashing"},
     "store": {"store", "errors", "models", "hashing"},
     "prompting": {"errors"},

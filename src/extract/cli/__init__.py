@@ -13,6 +13,7 @@ from extract.cli.diff import diff
 from extract.cli.export import export
 from extract.cli.importing import import_
 from extract.cli.query import claims, runs, show, topics
+from extract.cli.report import report
 from extract.cli.run import plan, run
 
 
@@ -28,12 +29,13 @@ def cli(ctx: click.Context, debug: bool) -> None:
       extract run pipelines/demo.toml
       extract claims --stance contested
       extract show c-0123456789
+      extract report --out claims.html
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
 
 
-for command in (run, plan, runs, claims, show, topics, diff, export, import_, batch):
+for command in (run, plan, runs, claims, show, topics, diff, report, export, import_, batch):
     cli.add_command(command)
 
 

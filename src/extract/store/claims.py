@@ -79,6 +79,7 @@ class ClaimFilter:
     limit: int | None = None
     visible: bool = False
     superseded: bool = False  # include claims seen only in superseded runs
+    run: str | None = None  # only claims observed in this run
 
 
 def query_claims(db: Database, f: ClaimFilter) -> list[dict[str, Any]]:
@@ -101,6 +102,9 @@ def query_claims(db: Database, f: ClaimFilter) -> list[dict[str, Any]]:
         params.append(f.search)
     if not f.superseded:
         where.append("claim_id IN (SELECT claim_id FROM current_observations)")
+    if f.run:
+        where.append("claim_id IN (SELECT claim_id FROM observations WHERE run_id = ?)")
+        params.append(f.run)
     if f.visible:
         # The dashboard's hide rule: a claim with no citation that is no camp anchor is hidden.
         where.append("(len(citations) > 0 OR claim_id IN (SELECT claim_id FROM observations WHERE camp IS NOT NULL))")
