@@ -198,3 +198,34 @@ def test_fresh_asks_again_and_the_newest_answer_wins(isolated: Path) -> None:
     # `show` ties each observation to the answer it was read from.
     shown = json.loads(run_cli("show", triage[0][0], "--json").stdout)["observations"]
     assert sorted(o["answer_no"] for o in shown) == [0, 1]
+
+
+def test_a_cached_topic_rerun_brings_back_the_answers_it_replays(isolated: Path) -> None:
+    dumps, topics = _two_topics(isolated)
+
+    def answer(request: dict[str, Any]) -> str:
+        if request["response_format"]["json_schema"]["name"] == "topic_report":
+            return json.dumps({"headline_claims": [], "positions": []})
+        claims = json.loads(grounded_answer(request))
+        if request["model"] == "model-b":  # a claim of its own, which cannot merge with the first model's
+            claims["claims"][0]["text"] = "Zebras and narwhals (said by model-b)"
+        else:
+            claims["claims"][0]["text"] += f" (said by {request['model']})"
+        return json.dumps(claims)
+
+    with FakeOpenAI(answer) as server:
+        pipeline = write_pipeline(isolated, base_url=server.base_url, inputs=[dumps], extra=topics)
+        assert run_cli("run", str(pipeline)).exit_code == 0
+        assert run_cli("run", str(pipeline), "--topic", "kernels", "--model", "model-b").exit_code == 0
+        n = server.count()
+        assert run_cli("run", str(pipeline), "--topic", "kernels").exit_code == 0  # back to the first model
+        asked = [r["response_format"]["json_schema"]["name"] for r in server.requests[n:]]
+        assert "ref_triage" not in asked  # the triage answers came from the cache
+
+    def current(topic: str) -> list[str]:
+        return [
+            c["text"].split("(said by ")[1] for c in json.loads(run_cli("claims", "--topic", topic, "--json").stdout)
+        ]
+
+    assert current("kernels") == ["gpt-test)"]  # the replayed answers are current again, not model-b's
+    assert current("data") == ["gpt-test)"]

@@ -285,6 +285,32 @@ MIGRATIONS: list[tuple[str, str]] = [
         INSERT INTO run_observations SELECT DISTINCT run_id, obs_id FROM observations;
         """,
     ),
+    (
+        "008_current_by_output",
+        """
+        -- The claims view by what runs output, not by which run stored a row first: a
+        -- `run --topic` answered from the cache replays older observations, and those
+        -- are then that topic's current ones.
+        CREATE OR REPLACE VIEW current_observations AS
+        WITH outputs AS (
+            SELECT l.run_id, r.started_at, r.command, o.obs_id, o.job, o.topic
+            FROM run_observations l JOIN observations o USING (obs_id) JOIN runs r ON r.run_id = l.run_id
+        ), report_latest AS (
+            SELECT topic, arg_max(run_id, started_at) AS run_id
+            FROM outputs WHERE job = 'topic_report' GROUP BY topic
+        ), topic_reruns AS (
+            SELECT topic, max(started_at) AS started_at
+            FROM outputs WHERE job = 'ref_triage' AND command = 'run --topic ' || topic GROUP BY topic
+        ), current_ids AS (
+            SELECT DISTINCT x.obs_id FROM outputs x
+            LEFT JOIN report_latest l ON x.job = 'topic_report' AND l.topic = x.topic
+            LEFT JOIN topic_reruns t ON x.job = 'ref_triage' AND t.topic = x.topic
+            WHERE (x.job <> 'topic_report' OR l.run_id = x.run_id)
+              AND (t.started_at IS NULL OR x.started_at >= t.started_at)
+        )
+        SELECT o.* FROM observations o SEMI JOIN current_ids c ON o.obs_id = c.obs_id;
+        """,
+    ),
 ]
 
 
