@@ -8,6 +8,8 @@ from typing import Any
 
 import duckdb
 
+from extract.stages.importing import import_batches
+
 from pipelines import PROJECT_ROOT, run_cli
 
 
@@ -113,6 +115,25 @@ def test_bad_lines_are_rejected_with_the_raw_line(isolated: Path) -> None:
         rows = con.execute("SELECT reason, raw_output FROM rejects ORDER BY detail").fetchall()
     assert [r[0] for r in rows] == ["invalid_import", "invalid_import"]
     assert {r[1] for r in rows} == {"not json", json.dumps({"text": "no stance"})}
+
+
+def test_a_line_that_is_not_utf8_is_a_reject_and_the_rest_imports(isolated: Path) -> None:
+    path = isolated / "mixed.jsonl"
+    good = [json.dumps(_obs(A1, camp=CAMP)).encode(), json.dumps(_obs(B1)).encode()]
+    path.write_bytes(b"\xef\xbb\xbf" + good[0] + b'\n{"text": "caf\xe9"}\n' + good[1] + b"\n")
+    result = run_cli("import", str(path), "--json")
+    summary = json.loads(result.stdout)
+    assert result.exit_code == 1 and (summary["observations"], summary["rejects"]) == (2, 1)
+    with duckdb.connect(str(isolated / "claims.duckdb"), read_only=True) as con:
+        detail, raw = con.execute("SELECT detail, raw_output FROM rejects").fetchone() or ("", "")
+    assert detail == "line 2: not UTF-8 at byte 13" and raw == '{"text": "caf\ufffd"}'
+
+
+def test_a_long_file_imports_in_batches(isolated: Path) -> None:
+    path = _write(isolated / "many.jsonl", [_obs(f"Claim number {i} about routers.", camp=CAMP) for i in range(5)])
+    batches = list(import_batches(path, "run-x", {}, {}, size=2))
+    assert [b.lines for b in batches] == [2, 2, 1]
+    assert len({o.obs_id for b in batches for o in b.observations}) == 5
 
 
 def test_export_then_import_round_trips(isolated: Path) -> None:

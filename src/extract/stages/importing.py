@@ -9,7 +9,9 @@ canonical line, so importing the same file twice adds nothing.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -29,68 +31,95 @@ class ParsedImport:
     lines: int
 
 
-def parse_import(path: Path, run_id: str, keys: dict[str, str], arxiv: dict[str, str]) -> ParsedImport:
+BATCH_LINES = 50_000
+
+
+def import_batches(
+    path: Path, run_id: str, keys: dict[str, str], arxiv: dict[str, str], size: int = BATCH_LINES
+) -> Iterator[ParsedImport]:
+    """The file's observations and rejects, `size` lines at a time, so that a file of
+    millions of lines never sits in memory whole. A line that is not UTF-8 is a reject
+    like any other bad line."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+        handle = path.open("rb")
+    except OSError as exc:
         raise InputError(f"cannot read {path}: {exc}") from exc
-    observations: list[Observation] = []
-    rejects: list[Reject] = []
-    lines = 0
     created = now()
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        lines += 1
-        try:
-            item = ImportedObservation.model_validate(json.loads(line))
-        except (json.JSONDecodeError, ValidationError) as exc:
-            detail = (
-                str(exc).splitlines()[0]
-                if isinstance(exc, json.JSONDecodeError)
-                else "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:3])
+    batch = ParsedImport([], [], 0)
+    with handle:
+        for number, read in enumerate(handle, 1):
+            raw = read.removeprefix(b"\xef\xbb\xbf") if number == 1 else read
+            if not raw.strip():
+                continue
+            batch.lines += 1
+            _parse_line(raw, number, path, run_id, keys, arxiv, created, batch)
+            if batch.lines >= size:
+                yield batch
+                batch = ParsedImport([], [], 0)
+    if batch.lines:
+        yield batch
+
+
+def _parse_line(
+    raw: bytes,
+    number: int,
+    path: Path,
+    run_id: str,
+    keys: dict[str, str],
+    arxiv: dict[str, str],
+    created: datetime,
+    into: ParsedImport,
+) -> None:
+    line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+    try:
+        item = ImportedObservation.model_validate_json(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValidationError) as exc:
+        if isinstance(exc, UnicodeDecodeError):
+            detail = f"not UTF-8 at byte {exc.start}"
+        else:
+            detail = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" if e["loc"] else e["msg"] for e in exc.errors()[:3]
             )
-            rejects.append(
-                Reject(
-                    reject_id=short_id("x-", [run_id, str(path), number]),
-                    run_id=run_id,
-                    job="import",
-                    reason="invalid_import",
-                    detail=f"line {number}: {detail}",
-                    raw_output=line,
-                    created_at=created,
-                )
-            )
-            continue
-        citations = []
-        flags = []
-        for raw in dict.fromkeys(item.citations):
-            c = resolve_citation(raw, keys, arxiv)
-            if c.kind == "unknown":
-                flags.append(f"unknown_citation:{c.value}")
-            citations.append(Citation(c.raw, c.kind, c.value, c.record_id))
-        observations.append(
-            Observation(
-                obs_id=short_id("o-", ["import", canonical_json(json.loads(line))]),
-                claim_id="",
+        into.rejects.append(
+            Reject(
+                reject_id=short_id("x-", [run_id, str(path), number]),
                 run_id=run_id,
-                job=item.kind,
-                text=item.text.strip(),
-                stance=item.stance,
-                domain=item.domain,
-                tags=tuple(dict.fromkeys(t.strip() for t in item.tags if t.strip())),
-                topic=item.topic,
-                citations=tuple(citations),
-                quote=item.quote,
-                alignment="imported",
-                flags=tuple(flags),
-                model=item.model,
-                created_at=item.extracted_at.replace(tzinfo=None) if item.extracted_at else created,
-                field_path=item.field_path,
-                camp=item.camp,
-                lang=item.lang,
-                source=item.source or str(path),
-                run_label=item.run_label,
+                job="import",
+                reason="invalid_import",
+                detail=f"line {number}: {detail}",
+                raw_output=line,
+                created_at=created,
             )
         )
-    return ParsedImport(observations, rejects, lines)
+        return
+    citations = []
+    flags = []
+    for cited in dict.fromkeys(item.citations):
+        c = resolve_citation(cited, keys, arxiv)
+        if c.kind == "unknown":
+            flags.append(f"unknown_citation:{c.value}")
+        citations.append(Citation(c.raw, c.kind, c.value, c.record_id))
+    into.observations.append(
+        Observation(
+            obs_id=short_id("o-", ["import", canonical_json(json.loads(line))]),
+            claim_id="",
+            run_id=run_id,
+            job=item.kind,
+            text=item.text.strip(),
+            stance=item.stance,
+            domain=item.domain,
+            tags=tuple(dict.fromkeys(t.strip() for t in item.tags if t.strip())),
+            topic=item.topic,
+            citations=tuple(citations),
+            quote=item.quote,
+            alignment="imported",
+            flags=tuple(flags),
+            model=item.model,
+            created_at=item.extracted_at.replace(tzinfo=None) if item.extracted_at else created,
+            field_path=item.field_path,
+            camp=item.camp,
+            lang=item.lang,
+            source=item.source or str(path),
+            run_label=item.run_label,
+        )
+    )
