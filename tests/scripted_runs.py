@@ -106,7 +106,7 @@ class Script:
         if scripted is None:
             return json.dumps({"claims": []})
         claim = {
-            "text": f"{paper} claim: {self.papers[paper].split('.')[0]}",
+            "text": f"{paper} claim: {self.papers[paper].split('. ')[0]}",
             "stance": scripted.stance,
             "domain": scripted.domain,
             "tags": list(scripted.tags),
