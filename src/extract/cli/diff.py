@@ -81,12 +81,12 @@ def diff(
     have changed (~) in stance (stance-flip), domain, tags, citations or evidence.
     A run is named by its id, a unique prefix of it, `latest` or `previous`.
 
-    --format html writes one self-contained page (no network, works from file://):
-    the claims browser (`extract report`) opening with the diff view: the runs, a
-    stat table by topic, and the changed claims with their kinds and details,
-    filtered by kind, each linked to its card in the claims below. Like the other
-    formats it goes to stdout (redirect it, or pass --out FILE); it is not printed
-    to a terminal.
+    --format html writes the page `extract report --diff RUN_A RUN_B` writes: one
+    self-contained file (no network, works from file://) opening with the diff view
+    (the runs, a stat table by topic, the changed claims with their kinds and
+    details, filtered by kind), then the claims browser, where each changed claim's
+    card is linked from the diff. Like the other formats it goes to stdout (redirect
+    it, or pass --out FILE); it is not printed to a terminal.
 
     Exit codes: 0 done (changes or not), 1 a change of a --fail-on kind exists
     (the diff is written anyway), 2 unknown run or bad usage.

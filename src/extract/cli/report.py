@@ -29,7 +29,9 @@ from extract.store import open_database
     help="Add a view of what changed from RUN_A to RUN_B above the claims (runs named as `extract diff` takes them).",
 )
 @click.option(
-    "--topic", help="With --diff: compare only this topic's claims (default: the topic of a `run --topic` run)."
+    "--topic",
+    metavar="SLUG",
+    help="With --diff: compare only this topic's claims (default: the topic of a `run --topic` run).",
 )
 @db_option
 @handle_errors
