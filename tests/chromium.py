@@ -11,10 +11,11 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import BrowserContext, sync_playwright
+from playwright.sync_api import BrowserContext, Dialog, Page, sync_playwright
 
 CHROMIUM = Path(os.environ.get("EXTRACT_CHROMIUM", "/usr/bin/chromium"))
 ARGS = [
@@ -53,3 +54,40 @@ def chromium(width: int = 1400, height: int = 1000) -> Iterator[BrowserContext]:
             yield context
         finally:
             context.close()
+
+
+# Before any script of the page: every Content-Security-Policy violation is recorded.
+WATCH_VIOLATIONS = """
+window.__violations = [];
+document.addEventListener("securitypolicyviolation", (e) => window.__violations.push(e.violatedDirective));
+"""
+
+
+@dataclass
+class Opened:
+    """A page with what it did: requests, dialogs, errors, and (`violations()`) CSP violations."""
+
+    page: Page
+    requests: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def violations(self) -> list[str]:
+        return list(self.page.evaluate("window.__violations"))
+
+
+def open_recorded(context: BrowserContext, path: Path) -> Opened:
+    """Open a file in a new tab that records requests, dialogs (dismissed), errors and CSP violations."""
+    page = context.new_page()
+    opened = Opened(page)
+    page.on("request", lambda r: opened.requests.append(r.url))
+    page.on("pageerror", lambda e: opened.errors.append(str(e)))
+
+    def dismiss(dialog: Dialog) -> None:
+        opened.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
+    page.add_init_script(WATCH_VIOLATIONS)
+    page.goto(path.as_uri())
+    return opened

@@ -3,145 +3,19 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import Result
 
-from fake_openai import FakeOpenAI
-from pipelines import chunk_data, run_cli, write_pipeline
-
-TOPICS = """
-[[topics]]
-slug = "kernels"
-
-[[topics]]
-slug = "data"
-
-[report]
-enabled = false
-"""
-
-# One record per paper, two sentences each; the claim texts share no words, so the
-# merge stage keeps them apart, and each keeps its id across models.
-PAPERS = {
-    "Alpha": "Alpha kernels fuse attention into one pass. Alpha also trims launch overhead.",
-    "Bravo": "Bravo quantisation keeps quality intact. Bravo needs calibration data.",
-    "Charlie": "Charlie routing balances expert load. Charlie drops fewer tokens.",
-    "Delta": "Delta caching reuses prefix states. Delta saves memory on long prompts.",
-    "Echo": "Echo filtering removes duplicate pages. Echo keeps rare languages.",
-    "Foxtrot": "Foxtrot mixtures weight sources by quality. Foxtrot upsamples code.",
-    "Golf": "Golf curation prefers textbooks over forums. Golf lists are small.",
-    "Hotel": "Hotel synthetic corpora rival crawled text. Hotel prompts vary widely.",
-}
-
-
-@dataclass(frozen=True)
-class Scripted:
-    stance: str = "consensus"
-    domain: str = "training"
-    tags: tuple[str, ...] = ("Shared",)
-    citations: tuple[str, ...] = ()
-    sentence: int = 0  # which sentence of the paper is quoted
-
-
-TOPIC = {"Alpha": "kernels", "Bravo": "kernels", "Charlie": "kernels", "Delta": "kernels"}
-
-# Run A's answers; run B's differ on purpose, one change kind per paper (Alpha: none).
-ANSWERS_A: dict[str, Scripted | None] = {
-    "Alpha": Scripted(),
-    "Bravo": Scripted(),
-    "Charlie": Scripted(),
-    "Delta": Scripted(tags=("Shared", "Speed")),
-    "Echo": Scripted(citations=("2307.08691",)),
-    "Foxtrot": Scripted(),
-    "Golf": Scripted(),
-    "Hotel": None,
-}
-ANSWERS_B: dict[str, Scripted | None] = {
-    **ANSWERS_A,
-    "Bravo": Scripted(stance="contested"),
-    "Charlie": Scripted(domain="arch"),
-    "Delta": Scripted(tags=("Shared", "Memory")),
-    "Echo": Scripted(citations=("2205.14135",)),
-    "Foxtrot": Scripted(sentence=1),
-    "Golf": None,
-    "Hotel": Scripted(),
-}
-EXPECTED_KINDS = {
-    "Bravo": ["stance-flip"],
-    "Charlie": ["domain"],
-    "Delta": ["tags"],
-    "Echo": ["citations"],
-    "Foxtrot": ["evidence"],
-    "Golf": ["dropped"],
-    "Hotel": ["new"],
-}
-
-
-def sentence(paper: str, n: int) -> str:
-    return PAPERS[paper].split(". ")[n].rstrip(".") + "."
-
-
-def answer(request: dict[str, Any]) -> str:
-    """Model `model-b` answers with ANSWERS_B, every other model with ANSWERS_A."""
-    data = chunk_data(request)
-    paper = next(p for p in PAPERS if PAPERS[p] in data)
-    scripted = (ANSWERS_B if request["model"] == "model-b" else ANSWERS_A)[paper]
-    if scripted is None:
-        return json.dumps({"claims": []})
-    claim = {
-        "text": f"{paper} claim: {PAPERS[paper].split('.')[0]}",
-        "stance": scripted.stance,
-        "domain": scripted.domain,
-        "tags": list(scripted.tags),
-        "topic": TOPIC.get(paper, "data"),
-        "citations": list(scripted.citations),
-        "quote": sentence(paper, scripted.sentence),
-    }
-    return json.dumps({"claims": [claim]})
-
-
-@dataclass(frozen=True)
-class Runs:
-    db: Path
-    a: str  # model-a
-    b: str  # model-b: every change kind
-    a_again: str  # model-a2, the same answers as A through new requests
-    a_cached: str  # model-a re-run: every answer replayed from the cache
-    b_topic: str  # run --topic kernels with model-b (replayed)
-
-
-def _run(pipeline: Path, db: Path, *args: str) -> str:
-    result = run_cli("run", str(pipeline), "--quiet", "--json", "--db", str(db), *args)
-    assert result.exit_code == 0, result.output
-    return str(json.loads(result.stdout)["run_id"])
+from pipelines import run_cli
+from scripted_runs import EXPECTED_KINDS, TOPIC, Runs, make_runs, sentence
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
     """Five runs in one database, made once for the module (the tests only read it)."""
-    home = tmp_path_factory.mktemp("diff")
-    dumps = home / "dumps"
-    dumps.mkdir()
-    (dumps / "papers.md").write_text(
-        "# Papers\n\n" + "\n".join(f"## {title}\n{text}\n" for title, text in PAPERS.items()), encoding="utf-8"
-    )
-    db = home / "claims.duckdb"
-    with pytest.MonkeyPatch.context() as env, FakeOpenAI(answer) as server:
-        for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "EXTRACT_MODEL"):
-            env.delenv(name, raising=False)
-        pipeline = write_pipeline(home, base_url=server.base_url, inputs=[dumps], model="model-a", extra=TOPICS)
-        a = _run(pipeline, db)
-        b = _run(pipeline, db, "--model", "model-b")
-        a_again = _run(pipeline, db, "--model", "model-a2")
-        calls = server.count()
-        a_cached = _run(pipeline, db)
-        b_topic = _run(pipeline, db, "--model", "model-b", "--topic", "kernels")
-        assert server.count() == calls == 3 * len(PAPERS)  # the last two runs only replayed answers
-    return Runs(db, a, b, a_again, a_cached, b_topic)
+    return make_runs(tmp_path_factory.mktemp("diff"))
 
 
 def diff_cli(runs: Runs, *args: str) -> Result:

@@ -11,22 +11,21 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 from click.testing import Result
-from playwright.sync_api import BrowserContext, Dialog, Page
+from playwright.sync_api import Page
 
 from extract.browser import build_report
 from extract.browser import page as page_module
 from extract.store import open_database
 
-from chromium import chromium, require_chromium
+from chromium import Opened
 from fake_openai import FakeOpenAI
 from pipelines import PROJECT_ROOT, chunk_data, run_cli, write_pipeline
 from synthetic_claims import synthetic_observations, write_jsonl
@@ -39,11 +38,6 @@ PAYLOADS = (SCRIPT, IMG, LINK, BREAKOUT)
 XSS_DUMP = PROJECT_ROOT / "fixtures" / "xss" / "payloads.md"
 
 READY = "html[data-ready='1']"
-# Before any script of the page: every Content-Security-Policy violation is recorded.
-WATCH_VIOLATIONS = """
-window.__violations = [];
-document.addEventListener("securitypolicyviolation", (e) => window.__violations.push(e.violatedDirective));
-"""
 ARXIV_HREF = re.compile(r"^https://arxiv\.org/abs/(?:\d{4}\.\d{4,5}|[a-z][a-z-]{0,15}(?:\.[A-Z]{2})?/\d{7})$")
 CURRENT = "claim_id IN (SELECT claim_id FROM current_observations)"
 VISIBLE = (
@@ -209,50 +203,6 @@ def demo_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     out = work / "claims.html"
     _extract("report", "--db", str(db), "--out", str(out))
     return out, db
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[BrowserContext]:
-    require_chromium()
-    with chromium() as context:
-        yield context
-
-
-@dataclass
-class Opened:
-    page: Page
-    requests: list[str] = field(default_factory=list)
-    dialogs: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-    def violations(self) -> list[str]:
-        return list(self.page.evaluate("window.__violations"))
-
-
-@pytest.fixture
-def open_page(browser: BrowserContext) -> Iterator[Callable[[Path], Opened]]:
-    """Open a file in a new tab that records requests, dialogs, errors and CSP violations."""
-    pages: list[Page] = []
-
-    def open_(path: Path) -> Opened:
-        page = browser.new_page()
-        pages.append(page)
-        opened = Opened(page)
-        page.on("request", lambda r: opened.requests.append(r.url))
-        page.on("pageerror", lambda e: opened.errors.append(str(e)))
-
-        def dismiss(dialog: Dialog) -> None:
-            opened.dialogs.append(dialog.message)
-            dialog.dismiss()
-
-        page.on("dialog", dismiss)
-        page.add_init_script(WATCH_VIOLATIONS)
-        page.goto(path.as_uri())
-        return opened
-
-    yield open_
-    for page in pages:
-        page.close()
 
 
 def _shown(page: Page) -> list[str]:

@@ -39,8 +39,12 @@ def _default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def json_text(data: Any, *, sort_keys: bool = False) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=sort_keys, default=_default)
+
+
 def print_json(data: Any, *, sort_keys: bool = False) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=sort_keys, default=_default))
+    click.echo(json_text(data, sort_keys=sort_keys))
 
 
 def fail(message: str, code: int = 2) -> None:

@@ -1,7 +1,8 @@
 // claims.js: the claims view. Header counts, facets (stance, domain, topic, tag),
 // text search, and the claim list with sources and evidence. Matching is one
 // pass over the data; cards are built a page at a time, so 10,000 claims stay
-// responsive.
+// responsive. A link to `#claim-ID` (from the diff view, or in a URL) brings that
+// claim's card into view, clearing the filters that hide it.
 VIEWS.claims = (section, root) => {
   const PAGE = 200;
   const EVIDENCE_PREVIEW = 3;
@@ -15,6 +16,7 @@ VIEWS.claims = (section, root) => {
   ];
   const STANCES = new Set(["consensus", "contested"]);
 
+  const byId = new Map(section.claims.map((claim) => [claim.id, claim]));
   const items = section.claims.map((claim) => ({
     claim,
     values: Object.fromEntries(FACETS.map((f) => [f.key, f.of(claim)])),
@@ -45,9 +47,9 @@ VIEWS.claims = (section, root) => {
     ),
     h("div", "stats", stat("claims", "claims"), stat("contested", "contested"), stat("domains", "domains"), stat("hidden", "hidden")),
   );
+  const toggle = h("input", "show-hidden");
+  toggle.type = "checkbox";
   if (counts.hidden > 0) {
-    const toggle = h("input", "show-hidden");
-    toggle.type = "checkbox";
     toggle.addEventListener("change", () => {
       state.showHidden = toggle.checked;
       recompute();
@@ -71,16 +73,22 @@ VIEWS.claims = (section, root) => {
   const summary = h("p", "match-count");
   summary.setAttribute("aria-live", "polite");
   const clear = button("clear-filters", "Clear filters", () => {
-    for (const f of FACETS) state[f.key] = null;
-    state.query = "";
-    search.value = "";
+    clearFilters();
     recompute();
   });
   const chips = h("div", "active-filters");
   const list = h("ol", "claim-list");
   const more = button("show-more", "", () => renderMore());
   const results = h("div", "results", h("div", "toolbar", search, clear), summary, chips, list, more);
-  root.append(h("section", "claims-view", header, h("div", "layout", facetsBox, results)));
+  const view = h("section", "claims-view", header, h("div", "layout", facetsBox, results));
+  view.id = "claims";
+  root.append(view);
+
+  function clearFilters() {
+    for (const f of FACETS) state[f.key] = null;
+    state.query = "";
+    search.value = "";
+  }
 
   function setFilter(facet, value) {
     // Measured before the list changes, while layout is still clean (measuring after costs a layout).
@@ -201,6 +209,7 @@ VIEWS.claims = (section, root) => {
 
   function card(c) {
     const node = h("li", "claim" + (c.hidden ? " is-hidden" : ""));
+    node.id = "claim-" + c.id;
     node.dataset.claimId = c.id;
     node.append(
       h(
@@ -289,10 +298,37 @@ VIEWS.claims = (section, root) => {
       search.focus();
     }
   });
+  // The card of `#claim-ID`, built and scrolled to even if filters, paging or the hide rule kept it out.
+  function reveal() {
+    const found = /^#claim-(.+)$/.exec(location.hash);
+    const claim = found ? byId.get(found[1]) : undefined;
+    if (!claim) return;
+    if (!matches.includes(claim)) {
+      clearFilters();
+      if (claim.hidden) state.showHidden = toggle.checked = true;
+      recompute();
+    }
+    const index = matches.indexOf(claim);
+    while (shown <= index) renderMore();
+    for (const old of list.querySelectorAll(".claim.is-target")) old.classList.remove("is-target");
+    const node = document.getElementById("claim-" + claim.id);
+    node.classList.add("is-target");
+    node.scrollIntoView({ block: "start" });
+  }
+  window.addEventListener("hashchange", reveal);
+  // Following a link to the hash the page already has fires no hashchange.
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("a[href^='#claim-']");
+    if (link && link.getAttribute("href") === location.hash) {
+      event.preventDefault();
+      reveal();
+    }
+  });
   if ("IntersectionObserver" in window) {
     new IntersectionObserver((seen) => {
       if (!more.hidden && seen.some((s) => s.isIntersecting)) renderMore();
     }, { rootMargin: "600px" }).observe(more);
   }
   recompute();
+  reveal();
 };
