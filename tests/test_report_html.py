@@ -471,7 +471,10 @@ def test_ten_thousand_claims_load_and_filter(open_page: Callable[[Path], Opened]
     assert _matches(page) == len(_ids(db, f"{VISIBLE} AND stance = 'contested' AND contains(text, 'w1234')"))
     filtered = time.perf_counter() - started
     page.click(".clear-filters")
+    before = len(_shown(page))
     page.click(".show-more")
-    assert len(_shown(page)) == 400
+    # Scrolling may also have built a page of cards meanwhile: more, never all of them.
+    page.wait_for_function(f"document.querySelectorAll('.claim').length >= {before + 200}")
+    assert before + 200 <= len(_shown(page)) < claims
     # Generous bounds on a shared 2-core machine: usability, not a benchmark (bench/bench_report.py).
     assert loaded < 30 and filtered < 15, (loaded, filtered)

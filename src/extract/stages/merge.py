@@ -350,7 +350,8 @@ class Merger:
         new_cites = sig.citations - best.sig.citations
         if added:
             best.sig.tokens |= added
-            best.weighed_at = -1
+            if best.weighed_at >= 0:
+                best.weight += sum(idf[t] for t in added)
             self._count(added)
         best.sig.citations |= new_cites
         best.sig.numbers |= sig.numbers & added
