@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import Result
 
-from pipelines import run_cli
+from pipelines import PROJECT_ROOT, run_cli
 from scripted_runs import EXPECTED_KINDS, TOPIC, Runs, make_runs, sentence
 
 
@@ -161,3 +162,39 @@ def test_runs_by_prefix_and_shortcut_and_unknown_runs(runs: Runs) -> None:
     assert missing.stderr == "error: no run run-19990101T000000-0000 (list them with `extract runs`)\n"
     ambiguous = diff_cli(runs, "run-", "latest")
     assert ambiguous.exit_code == 2 and "ambiguous" in ambiguous.stderr
+
+
+def test_imports_are_no_shortcut_and_supersede_no_report(isolated: Path) -> None:
+    """`latest`/`previous` name extraction runs; an import adds to a topic's report
+    claims instead of replacing them; an unknown --topic is an error."""
+    demo = str(PROJECT_ROOT / "pipelines" / "demo.toml")
+    assert run_cli("run", demo).exit_code == 0
+    assert run_cli("run", demo, "--topic", "attention-kernels").exit_code == 0
+
+    def report_claims() -> set[str]:
+        rows = json.loads(run_cli("claims", "--topic", "attention-kernels", "--json").stdout)
+        return {c["claim_id"] for c in rows}
+
+    before = report_claims()
+    row = {
+        "text": "Imported & <b>bold</b> claim about fused kernels.",
+        "stance": "consensus",
+        "kind": "topic_report",
+        "topic": "attention-kernels",
+        "field_path": "report.headline_claims",
+        "model": "elsewhere",
+        "quote": "q",
+    }
+    (isolated / "one.jsonl").write_text(json.dumps(row) + "\n", encoding="utf-8")
+    assert run_cli("import", str(isolated / "one.jsonl")).exit_code == 0
+    after = report_claims()
+    assert before < after and len(after - before) == 1
+
+    listed = sorted(json.loads(run_cli("runs", "--json").stdout), key=lambda r: str(r["started_at"]))
+    extraction = [r["run_id"] for r in listed if r["command"] != "import"]
+    assert len(extraction) == 2 and listed[-1]["command"] == "import"
+    named = json.loads(run_cli("diff", "previous", "latest", "--json").stdout)
+    assert [named["run_a"]["run_id"], named["run_b"]["run_id"]] == extraction
+    assert run_cli("report", "--run", "latest", "--out", str(isolated / "r.html")).exit_code == 0
+    unknown = run_cli("diff", "previous", "latest", "--topic", "no-such-topic")
+    assert unknown.exit_code == 2 and "no-such-topic" in unknown.stderr

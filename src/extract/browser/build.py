@@ -15,9 +15,8 @@ from typing import Any
 from extract.browser.claims import claims_section
 from extract.browser.diff import diff_section
 from extract.browser.page import render_page
-from extract.errors import NotFound
 from extract.store import Database
-from extract.store.runs import run_exists
+from extract.store.diffs import resolve_run
 
 
 @dataclass(frozen=True)
@@ -39,8 +38,8 @@ class ReportSummary:
 def build_report(db: Database, run: str | None = None, diff: dict[str, Any] | None = None) -> Report:
     """The whole HTML document: every current claim, or those observed in `run`; with a
     run diff (as `extract.pipeline.diff_runs` returns it), the diff view above them."""
-    if run is not None and not run_exists(db, run):
-        raise NotFound(f"no run {run} (list them with `extract runs`)")
+    if run is not None:
+        run = resolve_run(db, run)
     claims = claims_section(db, run)
     sections: dict[str, Any] = {}
     if diff is not None:

@@ -105,6 +105,12 @@ def diff(
         fail("--format html writes a whole page: pass --out FILE, or redirect stdout (> diff.html)")
     path = database_path(None, db)
     result = diff_runs(path, run_a, run_b, topic)
+    if topic is None and result["topic"] is not None:
+        click.echo(
+            f"comparing topic {result['topic']} only: a `run --topic` run re-extracted just that topic"
+            " (name two full runs to compare everything)",
+            err=True,
+        )
     text = _render(result, fmt, path)
     if out is None:
         click.echo(text, nl=False)

@@ -13,7 +13,7 @@ from extract.pipeline import KINDS
 BAR_WIDTH = 40
 NO_TOPIC = "(no topic)"
 MARKS = {"new": "+", "dropped": "-"}
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#&])")
 
 
 def _cut(text: str | None, width: int) -> str:

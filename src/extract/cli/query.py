@@ -41,8 +41,16 @@ def runs(db: Path | None, as_json: bool) -> None:
     for r in rows:
         c = r["counts"] or {}
         prompts = ", ".join(f"{k}@{v[:8]}" for k, v in (r["prompts"] or {}).items())
+        if r["command"] == "import":
+            click.echo(
+                f"{r['run_id']}  {r['status']:<17} {r['started_at']}  import\n"
+                f"    lines {c.get('lines', 0)} observations {c.get('observations', 0)}"
+                f" duplicates {c.get('duplicates', 0)} claims {c.get('claims', 0)} rejects {c.get('rejects', 0)}"
+            )
+            continue
         click.echo(
-            f"{r['run_id']}  {r['status']:<17} {r['started_at']}  model={r['model']}  prompts={prompts}\n"
+            f"{r['run_id']}  {r['status']:<17} {r['started_at']}  {r['command']}  model={r['model']}"
+            f"  prompts={prompts}\n"
             f"    docs {c.get('documents', 0)} records {c.get('records', 0)} chunks {c.get('chunks', 0)}"
             f" calls {c.get('calls', 0)} cached {c.get('cached', 0)} retried {c.get('retries', 0)}"
             f" re-asked {c.get('reasks', 0)} split {c.get('splits', 0)}"
@@ -104,7 +112,8 @@ def claims(
     for r in rows:
         tags = ", ".join(r["tags"])
         click.echo(
-            f"{r['claim_id']}  {r['stance']:<9} [{r['domain']}]  {r['n_obs']} obs  {tags}\n    {_cut(r['text'], 200)}"
+            f"{r['claim_id']}  {r['stance']:<9} [{r['domain'] or '-'}]  {r['n_obs']} obs  {tags}\n"
+            f"    {_cut(r['text'], 200)}"
         )
     click.echo(f"{len(rows)} claim(s)", err=True)
 
@@ -129,7 +138,7 @@ def show(claim_id: str, db: Path | None, as_json: bool) -> None:
     if as_json:
         print_json({**claim, "observations": observations})
         return
-    click.echo(f"{claim['claim_id']}  {claim['stance']}  [{claim['domain']}]  {claim['n_obs']} observation(s)")
+    click.echo(f"{claim['claim_id']}  {claim['stance']}  [{claim['domain'] or '-'}]  {claim['n_obs']} observation(s)")
     click.echo(f"  {claim['text']}")
     click.echo(f"  tags: {', '.join(claim['tags'])}")
     if claim["spawned"]:

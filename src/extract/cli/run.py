@@ -146,7 +146,7 @@ def run(
           --input reading_list.txt --model Qwen/Qwen2.5-7B-Instruct
       extract run pipelines/papers.toml --input dumps/ --batch   # then later:
       extract run pipelines/papers.toml --input dumps/           # collects, validates, merges
-      extract run pipelines/papers.toml --topic moe-landscape --fresh   # re-ask one topic
+      extract run pipelines/papers.toml --input dumps/ --topic moe-routing --fresh   # re-ask one topic
     """
     import os
 

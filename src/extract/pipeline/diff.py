@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from extract.errors import ConfigError
+from extract.errors import ConfigError, NotFound
 from extract.store import open_database
 from extract.store.diffs import resolve_run, run_info, run_output
 
@@ -211,6 +211,8 @@ def diff_runs(db_path: Path, run_a: str, run_b: str, topic: str | None = None) -
         info_a, info_b = (run_info(db, resolve_run(db, ref)) for ref in (run_a, run_b))
         scope = diff_scope(info_a["command"], info_b["command"], topic)
         a_rows, b_rows = run_output(db, info_a["run_id"], scope), run_output(db, info_b["run_id"], scope)
+    if scope is not None and not a_rows and not b_rows:
+        raise NotFound(f"neither run output anything in topic {scope}")
     compared = compare_outputs(a_rows, b_rows)
     for info, rows in ((info_a, a_rows), (info_b, b_rows)):
         info["observations"] = len(rows)

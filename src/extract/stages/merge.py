@@ -22,6 +22,7 @@ from __future__ import annotations
 import gc
 import math
 import re
+import sys
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -148,9 +149,10 @@ def signature(text: str, citations: tuple[str, ...] | list[str] = ()) -> Signatu
     tokens = {w for w in _WORD.findall(folded) if w not in _STOP and len(w) > 1}
     for run in _CJK_RUN.findall(folded):
         tokens.update(run[i : i + 2] for i in range(max(1, len(run) - 1)))
-    numbers = set(_NUMBER.findall(folded))
+    numbers = {sys.intern(n) for n in _NUMBER.findall(folded)}
     cites = {c.casefold() for c in citations} | set(_ARXIV.findall(folded))
-    return Signature(tokens | numbers, numbers, cites)
+    # Claims repeat a small vocabulary: one string object per distinct token, not per use.
+    return Signature({sys.intern(t) for t in tokens} | numbers, numbers, cites)
 
 
 @dataclass
@@ -239,7 +241,7 @@ class Merger:
         self._df.update(token_frequencies(self.db, sorted(wanted)))
         self._df_known |= wanted
         for claim_id, scope, topic, camp, toks, citations, numbers, n_obs in rows:
-            sig = Signature(set(toks), set(numbers), set(citations))
+            sig = Signature({sys.intern(t) for t in toks}, {sys.intern(n) for n in numbers}, set(citations))
             self._place_claim(_Claim(claim_id, scope, topic, camp, sig, n_obs))
 
     def _index(self, at: int, tokens: set[str], citations: set[str]) -> None:

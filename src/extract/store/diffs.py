@@ -10,7 +10,8 @@ from typing import Any
 from extract.errors import ConfigError, NotFound
 from extract.store.db import Database
 
-# `latest` is the newest run, `previous` the one before it (by start time).
+# `latest` is the newest extraction run (`extract run`, imports aside), `previous` the
+# one before it (by start time).
 RUN_SHORTCUTS = {"latest": 1, "previous": 2}
 
 RUN_INFO_COLUMNS = ("run_id", "started_at", "status", "command", "pipeline_name", "pipeline_hash", "model", "prompts")
@@ -30,15 +31,18 @@ OUTPUT_COLUMNS = (
 
 
 def resolve_run(db: Database, ref: str) -> str:
-    """A run id from an id, a unique prefix of one (with or without `run-`), `latest` or `previous`."""
-    ids = [r[0] for r in db.con.execute("SELECT run_id FROM runs ORDER BY started_at, run_id").fetchall()]
+    """A run id from an id, a unique prefix of one (with or without `run-`), `latest` or
+    `previous` (extraction runs: an import is named by its id)."""
+    rows = db.con.execute("SELECT run_id, command FROM runs ORDER BY started_at, run_id").fetchall()
+    ids = [r[0] for r in rows]
     if ref in ids:
         return ref
     if ref in RUN_SHORTCUTS:
+        runs = [run_id for run_id, command in rows if command.startswith("run")]
         back = RUN_SHORTCUTS[ref]
-        if len(ids) < back:
-            raise NotFound(f"no {ref} run: the database has {len(ids)} run(s)")
-        return str(ids[-back])
+        if len(runs) < back:
+            raise NotFound(f"no {ref} run: the database has {len(runs)} extraction run(s)")
+        return str(runs[-back])
     matches = [i for i in ids if ref and (i.startswith(ref) or i.startswith("run-" + ref))]
     if len(matches) == 1:
         return str(matches[0])

@@ -290,14 +290,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         """
         -- The claims view by what runs output, not by which run stored a row first: a
         -- `run --topic` answered from the cache replays older observations, and those
-        -- are then that topic's current ones.
+        -- are then that topic's current ones. Imports add to what is current and
+        -- supersede nothing.
         CREATE OR REPLACE VIEW current_observations AS
         WITH outputs AS (
             SELECT l.run_id, r.started_at, r.command, o.obs_id, o.job, o.topic
             FROM run_observations l JOIN observations o USING (obs_id) JOIN runs r ON r.run_id = l.run_id
         ), report_latest AS (
             SELECT topic, arg_max(run_id, started_at) AS run_id
-            FROM outputs WHERE job = 'topic_report' GROUP BY topic
+            FROM outputs WHERE job = 'topic_report' AND command <> 'import' GROUP BY topic
         ), topic_reruns AS (
             SELECT topic, max(started_at) AS started_at
             FROM outputs WHERE job = 'ref_triage' AND command = 'run --topic ' || topic GROUP BY topic
@@ -305,8 +306,8 @@ MIGRATIONS: list[tuple[str, str]] = [
             SELECT DISTINCT x.obs_id FROM outputs x
             LEFT JOIN report_latest l ON x.job = 'topic_report' AND l.topic = x.topic
             LEFT JOIN topic_reruns t ON x.job = 'ref_triage' AND t.topic = x.topic
-            WHERE (x.job <> 'topic_report' OR l.run_id = x.run_id)
-              AND (t.started_at IS NULL OR x.started_at >= t.started_at)
+            WHERE (x.job <> 'topic_report' OR x.command = 'import' OR l.run_id = x.run_id)
+              AND (t.started_at IS NULL OR x.started_at >= t.started_at OR x.command = 'import')
         )
         SELECT o.* FROM observations o SEMI JOIN current_ids c ON o.obs_id = c.obs_id;
         """,

@@ -66,7 +66,3 @@ def list_runs(db: Database) -> list[dict[str, Any]]:
             item[key] = item[key].isoformat(timespec="seconds") if item[key] else None
         out.append(item)
     return out
-
-
-def run_exists(db: Database, run_id: str) -> bool:
-    return db.con.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id]).fetchone() is not None
