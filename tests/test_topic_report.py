@@ -144,6 +144,8 @@ def test_rerun_of_one_topic_leaves_the_others_untouched(isolated: Path) -> None:
         if c["text"] == "Headline by gpt-test."
     )
     assert json.loads(run_cli("show", old["claim_id"], "--json").stdout)["observations"]  # history stays
+    overview = {t["slug"]: t for t in json.loads(run_cli("topics", str(pipeline), "--json").stdout)}
+    assert overview["kernels"]["claims"] == len(current)  # the claims view's count, superseded ones aside
     assert run_cli("run", str(pipeline), "--topic", "nope").exit_code == 2
 
 

@@ -145,7 +145,8 @@ def topics_overview(db: Database, slugs: list[str]) -> list[dict[str, Any]]:
     for slug in slugs:
         row = db.con.execute(
             "SELECT (SELECT count(DISTINCT record_id) FROM observations WHERE topic = ? AND job = 'ref_triage'),"
-            " (SELECT count(*) FROM claims WHERE list_contains(topics, ?)),"
+            " (SELECT count(*) FROM claims WHERE list_contains(topics, ?)"
+            "  AND claim_id IN (SELECT claim_id FROM current_observations)),"
             " (SELECT count(DISTINCT run_id) FROM observations WHERE topic = ? AND job = 'topic_report')",
             [slug, slug, slug],
         ).fetchone()
