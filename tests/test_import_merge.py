@@ -129,6 +129,13 @@ def test_a_line_that_is_not_utf8_is_a_reject_and_the_rest_imports(isolated: Path
     assert detail == "line 2: not UTF-8 at byte 13" and raw == '{"text": "caf\ufffd"}'
 
 
+def test_an_empty_file_is_a_usage_error_and_starts_no_run(isolated: Path) -> None:
+    (isolated / "empty.jsonl").write_text("\n  \n", encoding="utf-8")
+    result = run_cli("import", str(isolated / "empty.jsonl"))
+    assert result.exit_code == 2 and result.stderr.startswith("error: nothing to import:")
+    assert not (isolated / "claims.duckdb").exists() or run_cli("runs", "--json").stdout.strip() == "[]"
+
+
 def test_a_long_file_imports_in_batches(isolated: Path) -> None:
     path = _write(isolated / "many.jsonl", [_obs(f"Claim number {i} about routers.", camp=CAMP) for i in range(5)])
     batches = list(import_batches(path, "run-x", {}, {}, size=2))

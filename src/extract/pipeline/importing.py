@@ -41,6 +41,8 @@ def import_observations(path: Path, db_path: Path) -> ImportSummary:
     """`extract import`: bring in observations made elsewhere and merge them."""
     if not path.is_file():
         raise InputError(f"input not found: {path}")
+    if not _has_a_line(path):
+        raise InputError(f"nothing to import: {path} is empty")
     with open_database(db_path) as db:
         summary = ImportSummary(run_id=new_run_id(), db=str(db_path))
         start_run(db, summary.run_id, command="import", pipeline={"name": "import", "path": str(path)})
@@ -69,3 +71,8 @@ def import_observations(path: Path, db_path: Path) -> ImportSummary:
             skipped=[],
         )
     return summary
+
+
+def _has_a_line(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return any(line.strip() for line in handle)
