@@ -137,7 +137,7 @@ def scope_of(kind: str, field_path: str | None) -> str:
     return field_path
 
 
-@dataclass
+@dataclass(slots=True)
 class Signature:
     tokens: set[str]
     numbers: set[str]
@@ -155,7 +155,7 @@ def signature(text: str, citations: tuple[str, ...] | list[str] = ()) -> Signatu
     return Signature({sys.intern(t) for t in tokens} | numbers, numbers, cites)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Claim:
     claim_id: str
     scope: str

@@ -85,7 +85,7 @@ def _bulk_insert(
     try:
         con.execute(
             f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)}"
-            f" FROM read_json(?, format = 'array', columns = {spec}, maximum_object_size = 1073741824){suffix}",
+            f" FROM read_json(?, format = 'array', columns = {spec}){suffix}",
             [name],
         )
     finally:

@@ -1,0 +1,20 @@
+"""Bulk inserts: thousands of rows at once, lists, times and one very large value."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from extract.store.db import insert_rows, open_database
+
+
+def test_a_large_batch_with_a_huge_row_is_stored_whole(tmp_path: Path) -> None:
+    with open_database(tmp_path / "bulk.duckdb") as db:
+        db.con.execute("CREATE TABLE t (k VARCHAR PRIMARY KEY, tags VARCHAR[], seen TIMESTAMP, body VARCHAR)")
+        huge = "x" * (20 * 1024 * 1024)  # beyond DuckDB's default JSON object size
+        when = datetime(2026, 11, 23, 1, 2, 3)
+        rows = [[f"k{i}", [f"t{i}", "<b>&"], when, huge if i == 7 else "é"] for i in range(2500)]
+        insert_rows(db.con, "t", ("k", "tags", "seen", "body"), rows)
+        insert_rows(db.con, "t", ("k", "tags", "seen", "body"), rows[:3000], " ON CONFLICT DO NOTHING")
+        assert db.con.execute("SELECT count(*), max(length(body)) FROM t").fetchone() == (2500, len(huge))
+        assert db.con.execute("SELECT tags, seen, body FROM t WHERE k = 'k3'").fetchone() == (["t3", "<b>&"], when, "é")
