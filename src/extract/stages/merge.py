@@ -34,7 +34,7 @@ from typing import Any
 from extract.hashing import normalise_claim_text, sha256_json
 from extract.models import Observation
 from extract.store import Database
-from extract.store.claim_index import claim_ids, load_index, save_index, token_frequencies
+from extract.store.claim_index import claim_ids, load_candidates, save_index, token_frequencies
 
 THRESHOLD = 0.65
 CAMP_WEIGHT = 0.3
@@ -218,7 +218,15 @@ class Merger:
     def __post_init__(self) -> None:
         self._ids: set[str] = claim_ids(self.db)
         self._n_claims = len(self._ids)
-        self._loaded: set[tuple[str, str | None]] = set()
+        # Claims stored before this merger began are the only ones it may have to read:
+        # those it makes itself stay in memory.
+        self._stored = bool(self._ids)
+        # Which keys (tokens, "@citation") of each block have been looked up in the
+        # database, and which claims are in memory: a claim is read once, and every
+        # stored claim that shares a key with a new observation of its block is read
+        # before that observation is placed, so placement is what a full load gives.
+        self._fetched: dict[tuple[str, str | None], set[str]] = defaultdict(set)
+        self._in_memory: set[str] = set()
         # Postings per block, then per token (and "@citation"), so candidates are
         # compatible by construction.
         self._postings: dict[tuple[str, str | None], dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
@@ -227,19 +235,25 @@ class Merger:
         self._df_delta: Counter[str] = Counter()
 
     def _load(self, observations: list[Observation], signatures: list[Signature]) -> None:
-        """Read the stored claims of the blocks these observations fall in, and the
-        document frequencies of every token they and those claims carry."""
-        blocks = {block_of(scope_of(o.job, o.field_path), o.topic) for o in observations} - self._loaded
-        rows = load_index(self.db, sorted(blocks, key=lambda b: (b[0], b[1] or ""))) if blocks else []
-        self._loaded |= blocks
+        """Read the stored claims that share a token or citation with these
+        observations in their block, and the document frequencies of every token
+        they and those claims carry."""
+        wanted: list[tuple[str, str | None, str]] = []
+        for o, sig in zip(observations, signatures, strict=True) if self._stored else ():
+            block = block_of(scope_of(o.job, o.field_path), o.topic)
+            fetched = self._fetched[block]
+            for key in (sig.tokens | {"@" + c for c in sig.citations}) - fetched:
+                wanted.append((block[0], block[1], key))
+                fetched.add(key)
+        rows = [r for r in load_candidates(self.db, wanted) if r[0] not in self._in_memory] if wanted else []
         tokens: set[str] = set()
         for sig in signatures:
             tokens |= sig.tokens
         for row in rows:
             tokens.update(row[4])
-        wanted = tokens - self._df_known
-        self._df.update(token_frequencies(self.db, sorted(wanted)))
-        self._df_known |= wanted
+        unknown = tokens - self._df_known
+        self._df.update(token_frequencies(self.db, sorted(unknown)))
+        self._df_known |= unknown
         for claim_id, scope, topic, camp, toks, citations, numbers, n_obs in rows:
             sig = Signature({sys.intern(t) for t in toks}, {sys.intern(n) for n in numbers}, set(citations))
             self._place_claim(_Claim(claim_id, scope, topic, camp, sig, n_obs))
@@ -253,6 +267,7 @@ class Merger:
             postings["@" + c].append(at)
 
     def _place_claim(self, claim: _Claim) -> int:
+        self._in_memory.add(claim.claim_id)
         claim.at = len(self.claims)
         self.claims.append(claim)
         self._index(claim.at, claim.sig.tokens, claim.sig.citations)

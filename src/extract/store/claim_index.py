@@ -15,16 +15,28 @@ def claim_ids(db: Database) -> set[str]:
     return {row[0] for row in db.con.execute("SELECT claim_id FROM claim_index").fetchall()}
 
 
-def load_index(db: Database, blocks: list[tuple[str, str | None]]) -> list[tuple[Any, ...]]:
-    """The signatures of the claims in these blocks: (scope, topic), with topic None
-    for a block that spans topics."""
+def load_candidates(db: Database, wanted: list[tuple[str, str | None, str]]) -> list[tuple[Any, ...]]:
+    """The signatures of the stored claims that carry one of these keys in their block:
+    (scope, topic, key), where a key is a token or "@" and a citation, and the triage
+    scope's block spans topics."""
     db.con.execute(
-        "CREATE OR REPLACE TEMP TABLE _blocks AS SELECT unnest(?::VARCHAR[]) AS scope, unnest(?::VARCHAR[]) AS topic",
-        [[b[0] for b in blocks], [b[1] for b in blocks]],
+        "CREATE OR REPLACE TEMP TABLE _wanted AS"
+        " SELECT unnest(?::VARCHAR[]) AS scope, unnest(?::VARCHAR[]) AS topic, unnest(?::VARCHAR[]) AS key",
+        [[w[0] for w in wanted], [w[1] for w in wanted], [w[2] for w in wanted]],
     )
     return db.con.execute(
-        f"SELECT {', '.join('i.' + c for c in INDEX_COLUMNS)} FROM claim_index i JOIN _blocks b"
-        " ON i.scope = b.scope AND (b.topic IS NULL OR i.topic = b.topic) ORDER BY i.claim_id"
+        f"""
+        WITH keyed AS (
+            SELECT claim_id, scope, topic, unnest(tokens) AS key FROM claim_index
+            UNION ALL
+            SELECT claim_id, scope, topic, '@' || unnest(citations) AS key FROM claim_index
+        ), found AS (
+            SELECT DISTINCT k.claim_id FROM keyed k JOIN _wanted w
+            ON k.key = w.key AND k.scope = w.scope AND (w.scope = 'triage' OR k.topic IS NOT DISTINCT FROM w.topic)
+        )
+        SELECT {", ".join("i." + c for c in INDEX_COLUMNS)} FROM claim_index i SEMI JOIN found f
+        ON i.claim_id = f.claim_id ORDER BY i.claim_id
+        """
     ).fetchall()
 
 

@@ -60,10 +60,16 @@ def unsaved_observations(db: Database, observations: list[Observation]) -> list[
     if not observations:
         return []
     ids = [o.obs_id for o in observations]
-    known = {
-        r[0] for r in db.con.execute("SELECT obs_id FROM observations WHERE list_contains(?, obs_id)", [ids]).fetchall()
-    }
+    known = stored_ids(db, ids)
     return list({o.obs_id: o for o in observations if o.obs_id not in known}.values())
+
+
+def stored_ids(db: Database, ids: list[str]) -> set[str]:
+    """Those of `ids` already in `observations` (a join: the table and the list both grow)."""
+    rows = db.con.execute(
+        "SELECT obs_id FROM observations SEMI JOIN (SELECT unnest(?::VARCHAR[]) AS obs_id) USING (obs_id)", [ids]
+    ).fetchall()
+    return {r[0] for r in rows}
 
 
 def save_observations(db: Database, observations: list[Observation]) -> list[Observation]:
@@ -73,10 +79,7 @@ def save_observations(db: Database, observations: list[Observation]) -> list[Obs
         return []
     with db.transaction():
         ids = [o.obs_id for o in observations]
-        known = {
-            r[0]
-            for r in db.con.execute("SELECT obs_id FROM observations WHERE list_contains(?, obs_id)", [ids]).fetchall()
-        }
+        known = stored_ids(db, ids)
         new = [o for o in dict((o.obs_id, o) for o in observations).values() if o.obs_id not in known]
         if not new:
             return []

@@ -29,7 +29,8 @@ def save_rejects(db: Database, rejects: list[Reject]) -> int:
         known = {
             row[0]
             for row in db.con.execute(
-                "SELECT reject_id FROM rejects WHERE list_contains(?, reject_id)", [ids]
+                "SELECT reject_id FROM rejects SEMI JOIN (SELECT unnest(?::VARCHAR[]) AS reject_id) USING (reject_id)",
+                [ids],
             ).fetchall()
         }
         new = [r for r in {r.reject_id: r for r in rejects}.values() if r.reject_id not in known]
