@@ -206,9 +206,10 @@ def block_of(scope: str, topic: str | None) -> tuple[str, str | None]:
 class Merger:
     """Assigns claim ids to new observations against every claim stored so far.
 
-    Only the blocks that new observations fall in are read from `claim_index`,
-    together with the stored document frequencies of the tokens involved, so an
-    incremental merge costs what it touches, not what the database holds.
+    Only the stored claims that share a token or citation with a new observation in
+    its block are read from `claim_index`, with the stored document frequencies of
+    the tokens involved, so an incremental merge costs what it touches, not what the
+    database holds.
     """
 
     db: Database
@@ -338,7 +339,7 @@ class Merger:
 
     def place(self, o: Observation, sig: Signature) -> str:
         """The claim id for one observation (joining or creating a claim) given its
-        signature; its block must be loaded (`assign` does that)."""
+        signature; the stored claims it could join must be loaded (`assign` does that)."""
         scope = scope_of(o.job, o.field_path)
         block = block_of(scope, o.topic)
         idf = {t: self._idf(t) for t in sig.tokens}
