@@ -155,6 +155,13 @@ class Observation:
     parent_obs_id: str | None = None
     answer_no: int = 0
 
+    def with_claim(self, claim_id: str) -> Observation:
+        """This observation placed in a claim: `dataclasses.replace` without its
+        per-field checks, which cost more than the merge step that calls it."""
+        placed = object.__new__(Observation)
+        placed.__dict__.update(self.__dict__, claim_id=claim_id)
+        return placed
+
 
 @dataclass(frozen=True)
 class Reject:

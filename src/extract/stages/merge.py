@@ -9,7 +9,8 @@ Compatible means: the same scope (triage claims, report headlines, and each
 position's stance and counter never mix), the same topic for report statements,
 and no two clearly different camp labels. The score is an IDF-weighted blend of containment and
 Jaccard overlap of the two token sets (words, numbers, CJK bigrams), plus a bonus
-for a shared citation and a penalty for numbers that disagree.
+for a shared citation (given, an arXiv id, or a `[Key2024Name]` key in the text)
+and a penalty for numbers that disagree.
 
 Claim ids are fixed when a claim is created and never change: `c-` + the first
 10 hex digits of sha256(canonical JSON [normalised text of its first observation,
@@ -27,7 +28,7 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -47,6 +48,7 @@ _WORD = re.compile(r"[a-z][a-z0-9]*(?:[-'][a-z0-9]+)*")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 _ARXIV = re.compile(r"\b(\d{4}\.\d{4,5})\b")
+_CITE_KEY = re.compile(r"\[([a-z][a-z-]*\d{4}[a-z0-9-]*)\]")
 _STOP = frozenset(
     {
         "a",
@@ -150,7 +152,7 @@ def signature(text: str, citations: tuple[str, ...] | list[str] = ()) -> Signatu
     for run in _CJK_RUN.findall(folded):
         tokens.update(run[i : i + 2] for i in range(max(1, len(run) - 1)))
     numbers = {sys.intern(n) for n in _NUMBER.findall(folded)}
-    cites = {c.casefold() for c in citations} | set(_ARXIV.findall(folded))
+    cites = {c.casefold() for c in citations} | set(_ARXIV.findall(folded)) | set(_CITE_KEY.findall(folded))
     # Claims repeat a small vocabulary: one string object per distinct token, not per use.
     return Signature({sys.intern(t) for t in tokens} | numbers, numbers, cites)
 
@@ -284,14 +286,17 @@ class Merger:
         self._df.update(tokens)
         self._df_delta.update(tokens)
 
-    def _idf(self, token: str) -> float:
-        return math.log(1.0 + (self._n_claims + 1) / (1.0 + self._df.get(token, 0)))
+    def _idfs(self, tokens: set[str]) -> dict[str, float]:
+        """Inverse document frequency of each token (inlined: it runs for every
+        token of every observation and of every candidate re-weighed)."""
+        claims, df, log = self._n_claims + 1.0, self._df.get, math.log
+        return {t: log(1.0 + claims / (1.0 + df(t, 0))) for t in tokens}
 
     def _weight(self, claim: _Claim) -> float:
         # IDF drifts slowly as claims accumulate: a weight is recomputed when its
         # tokens change or the claim count has grown by a tenth since.
         if claim.weighed_at < 0 or self._n_claims > claim.weighed_at * 1.1 + 10:
-            claim.weight = sum(self._idf(t) for t in claim.sig.tokens)
+            claim.weight = sum(self._idfs(claim.sig.tokens).values())
             claim.weighed_at = self._n_claims
         return claim.weight
 
@@ -313,7 +318,7 @@ class Merger:
     def _score(self, sig: Signature, idf: dict[str, float], weight: float, claim: _Claim, camps: float | None) -> float:
         """`camps`: how much the two camp labels overlap, None unless both have one."""
         score = 0.0
-        shared = sum(idf[t] for t in sig.tokens & claim.sig.tokens)
+        shared = sum(map(idf.__getitem__, sig.tokens & claim.sig.tokens))
         if shared:
             other = self._weight(claim)
             score = 0.5 * shared / min(weight, other) + 0.5 * shared / (weight + other - shared)
@@ -342,7 +347,7 @@ class Merger:
         signature; the stored claims it could join must be loaded (`assign` does that)."""
         scope = scope_of(o.job, o.field_path)
         block = block_of(scope, o.topic)
-        idf = {t: self._idf(t) for t in sig.tokens}
+        idf = self._idfs(sig.tokens)
         weight = sum(idf.values())
         camp = _camp_tokens(o.camp) if o.camp else None
         best: _Claim | None = None
@@ -384,7 +389,7 @@ class Merger:
         with _no_cyclic_gc():
             signatures = [signature(o.text, [c.value for c in o.citations]) for o in ordered]
             self._load(ordered, signatures)
-            return [replace(o, claim_id=self.place(o, sig)) for o, sig in zip(ordered, signatures, strict=True)]
+            return [o.with_claim(self.place(o, sig)) for o, sig in zip(ordered, signatures, strict=True)]
 
     def persist(self) -> None:
         dirty = [c for c in self.claims if c.dirty]

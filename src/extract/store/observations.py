@@ -45,14 +45,17 @@ OBSERVATION_COLUMNS = (
 CITATION_COLUMNS = ("obs_id", "claim_id", "raw", "kind", "value", "record_id")
 
 
+_TAGS, _FLAGS, _CITATIONS = (OBSERVATION_COLUMNS.index(c) for c in ("tags", "flags", "citations"))
+
+
 def _row(o: Observation) -> list[Any]:
-    values = {
-        **{c: getattr(o, c, None) for c in OBSERVATION_COLUMNS},
-        "tags": list(o.tags),
-        "flags": list(o.flags),
-        "citations": [c.value for c in o.citations],
-    }
-    return [values[c] for c in OBSERVATION_COLUMNS]
+    # Straight from the instance's fields: this runs once per stored observation.
+    fields = o.__dict__
+    row = [fields[c] for c in OBSERVATION_COLUMNS]
+    row[_TAGS] = list(o.tags)
+    row[_FLAGS] = list(o.flags)
+    row[_CITATIONS] = [c.value for c in o.citations]
+    return row
 
 
 def unsaved_observations(db: Database, observations: list[Observation]) -> list[Observation]:
