@@ -30,6 +30,8 @@ Endpoints (everything else is an OpenAI-style 404):
 
 * ``POST /v1/chat/completions`` -- non-streaming chat completions, answered by
   the ``responder`` / ``script`` (``stream=true`` is refused with a 400).
+* ``POST /v1/embeddings`` -- one vector per input from ``embedder(text)``
+  (float encoding only; the embedder may return a ``Reply`` to fail the call).
 * ``GET  /v1/models`` and ``GET /v1/models/{id}`` -- one model (``model=``).
 * ``POST /v1/files`` (multipart upload), ``GET /v1/files``,
   ``GET /v1/files/{id}``, ``GET /v1/files/{id}/content``,
@@ -424,6 +426,7 @@ class FakeOpenAI:
 
     ROUTES: ClassVar[list[_Route]] = [
         _route("POST", "/v1/chat/completions", "_chat_completions"),
+        _route("POST", "/v1/embeddings", "_embeddings"),
         _route("GET", "/v1/models", "_list_models"),
         _route("GET", "/v1/models/{model}", "_get_model"),
         _route("POST", "/v1/files", "_create_file"),
@@ -444,6 +447,7 @@ class FakeOpenAI:
         script: list[Reply | str] | None = None,
         model: str = "gpt-4o-mini",
         batch_polls: int = 0,
+        embedder: Callable[[str], list[float] | Reply] | None = None,
     ) -> None:
         if responder is not None and script is not None:
             raise ValueError("pass either a responder or a script, not both")
@@ -451,6 +455,8 @@ class FakeOpenAI:
         self.script: list[Reply | str] | None = list(script) if script is not None else None
         self.model = model
         self.batch_polls = batch_polls
+        self.embedder = embedder
+        self.embedding_requests: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []
         self.batch_requests: list[dict[str, Any]] = []
         self.files: dict[str, dict[str, Any]] = {}
@@ -672,6 +678,28 @@ class FakeOpenAI:
         if body.get("stream"):
             return _error_response(400, "FakeOpenAI does not support stream=true")
         return self._reply_response(body, self._reply_for(body))
+
+    # ---- embeddings ------------------------------------------------------
+
+    def _embeddings(self, request: _Request) -> _Response:
+        body = request.json()
+        if not isinstance(body, dict) or "input" not in body:
+            raise _BadRequest("embeddings need an input")
+        with self._lock:
+            self.embedding_requests.append(body)
+        if body.get("encoding_format", "float") != "float":
+            raise _BadRequest("FakeOpenAI serves encoding_format=float only")
+        texts = [body["input"]] if isinstance(body["input"], str) else list(body["input"])
+        if self.embedder is None:
+            return _error_response(500, "FakeOpenAI has no embedder", headers={"x-should-retry": "false"})
+        data = []
+        for i, text in enumerate(texts):
+            vector = self.embedder(text)
+            if isinstance(vector, Reply):
+                return self._reply_response(body, vector)
+            data.append({"object": "embedding", "index": i, "embedding": vector})
+        usage = {"prompt_tokens": sum(len(t) // 4 for t in texts), "total_tokens": sum(len(t) // 4 for t in texts)}
+        return _json_response({"object": "list", "data": data, "model": body.get("model"), "usage": usage})
 
     # ---- models ----------------------------------------------------------
 

@@ -256,9 +256,9 @@ def test_models_endpoint_and_unknown_path() -> None:
         with pytest.raises(openai.NotFoundError):
             c.models.retrieve("nope")
         with pytest.raises(openai.NotFoundError, match="Invalid URL"):
-            c.embeddings.create(model="x", input="hi")
+            c.moderations.create(model="x", input="hi")
     assert server.count("/v1/models") == 1
-    assert server.count("/v1/embeddings", method="POST") == 1
+    assert server.count("/v1/moderations", method="POST") == 1
     assert server.count() == 0
     assert server.requests == []
 

@@ -153,6 +153,23 @@ class ReportSettings(BaseModel):
     spawn_after: int = Field(default=3, gt=0)
 
 
+class MergeSettings(BaseModel):
+    """How observations merge into claims beyond wording: a pair that scores just under
+    the merge threshold ("borderline") is decided by an embedding similarity and/or by
+    asking the model. Both answers are cached in the database."""
+
+    model_config = ConfigDict(extra="forbid")
+    # An embeddings model served at `base_url` (else the [model] endpoint), e.g.
+    # "text-embedding-3-small", or a local server's model.
+    embedder: str | None = None
+    base_url: str | None = None
+    embedding_threshold: float = Field(default=0.85, gt=0, le=1)
+    # Ask the [model] whether a borderline pair states one claim.
+    judge: bool = False
+    borderline: float = Field(default=0.2, ge=0, le=1)
+    max_asks: int = Field(default=2, ge=1)
+
+
 class Price(BaseModel):
     """US dollars per million tokens."""
 
@@ -174,6 +191,7 @@ class Pipeline(BaseModel):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     extract: ExtractSettings = Field(default_factory=ExtractSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
+    merge: MergeSettings = Field(default_factory=MergeSettings)
     domains: list[Domain] = Field(default_factory=lambda: list(DEFAULT_DOMAINS))
     topics: list[Topic] = Field(default_factory=list)
     prices: dict[str, Price] = Field(default_factory=dict)

@@ -155,11 +155,14 @@ class Observation:
     parent_obs_id: str | None = None
     answer_no: int = 0
 
-    def with_claim(self, claim_id: str) -> Observation:
-        """This observation placed in a claim: `dataclasses.replace` without its
-        per-field checks, which cost more than the merge step that calls it."""
+    def with_claim(self, claim_id: str, basis: str | None = None) -> Observation:
+        """This observation placed in a claim (flagged `merged_by:<basis>` when an
+        arbiter decided it): `dataclasses.replace` without its per-field checks,
+        which cost more than the merge step that calls it."""
         placed = object.__new__(Observation)
         placed.__dict__.update(self.__dict__, claim_id=claim_id)
+        if basis:
+            placed.__dict__["flags"] = (*self.flags, f"merged_by:{basis}")
         return placed
 
 

@@ -8,15 +8,22 @@ from pathlib import Path
 import click
 
 from extract.cli.common import db_option, handle_errors, json_option, print_json
+from extract.config import load_pipeline
 from extract.pipeline import database_path, import_observations
 
 
 @click.command(name="import")
 @click.argument("observations_file", metavar="OBSERVATIONS.jsonl", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--pipeline",
+    "pipeline_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Merge with this pipeline's [merge] settings (embedder, model judge) and its database.",
+)
 @db_option
 @json_option
 @handle_errors
-def import_(observations_file: Path, db: Path | None, as_json: bool) -> None:
+def import_(observations_file: Path, pipeline_file: Path | None, db: Path | None, as_json: bool) -> None:
     """Import observations (one JSON object a line) and merge them into claims.
 
     Required fields: text, stance, kind, topic, field_path, model, quote.
@@ -29,13 +36,16 @@ def import_(observations_file: Path, db: Path | None, as_json: bool) -> None:
       extract import corpus.jsonl
       extract export observations --format jsonl --db a.duckdb > obs.jsonl
       extract import obs.jsonl --db b.duckdb
+      extract import corpus.jsonl --pipeline pipelines/papers.toml
     """
-    s = import_observations(observations_file, database_path(None, db))
+    pipeline = load_pipeline(pipeline_file) if pipeline_file else None
+    s = import_observations(observations_file, database_path(pipeline, db), pipeline)
+    joined = f"; {s.borderline_merged} of {s.borderline_asked} borderline pair(s) joined" if s.borderline_asked else ""
     if as_json:
         print_json(s.as_dict())
     else:
         click.echo(
             f"import {s.run_id}: {s.lines} line(s), {s.observations} new observation(s),"
-            f" {s.duplicates} already present, {s.claims} claim(s) touched, {s.rejects} rejected"
+            f" {s.duplicates} already present, {s.claims} claim(s) touched, {s.rejects} rejected" + joined
         )
     sys.exit(s.exit_code)

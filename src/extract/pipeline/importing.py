@@ -6,9 +6,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from extract.config import Pipeline
 from extract.errors import InputError
+from extract.pipeline.merging import configured_merger
 from extract.stages.importing import import_batches
-from extract.stages.merge import Merger
 from extract.store import open_database
 from extract.store.claims import refresh_claims
 from extract.store.documents import (
@@ -28,6 +29,9 @@ class ImportSummary:
     duplicates: int = 0
     claims: int = 0
     rejects: int = 0
+    # Borderline pairs put to the pipeline's arbiters ([merge]), and how many they joined.
+    borderline_asked: int = 0
+    borderline_merged: int = 0
 
     @property
     def exit_code(self) -> int:
@@ -37,8 +41,9 @@ class ImportSummary:
         return {**asdict(self), "exit_code": self.exit_code}
 
 
-def import_observations(path: Path, db_path: Path) -> ImportSummary:
-    """`extract import`: bring in observations made elsewhere and merge them."""
+def import_observations(path: Path, db_path: Path, pipeline: Pipeline | None = None) -> ImportSummary:
+    """`extract import`: bring in observations made elsewhere and merge them (with the
+    pipeline's `[merge]` arbiters, if one is given)."""
     if not path.is_file():
         raise InputError(f"input not found: {path}")
     if not _has_a_line(path):
@@ -47,22 +52,24 @@ def import_observations(path: Path, db_path: Path) -> ImportSummary:
         summary = ImportSummary(run_id=new_run_id(), db=str(db_path))
         start_run(db, summary.run_id, command="import", pipeline={"name": "import", "path": str(path)})
         keys, arxiv = record_lookup(db)
-        merger = Merger(db)
         touched: set[str] = set()
-        # Batch by batch, so memory holds one batch of observations (and the merge's
-        # claim signatures), however long the file.
-        for parsed in import_batches(path, summary.run_id, keys, arxiv):
-            fresh = unsaved_observations(db, parsed.observations)
-            saved = save_observations(db, merger.assign(fresh))
-            merger.persist()
-            link_to_run(db, summary.run_id, parsed.observations)
-            save_rejects(db, parsed.rejects)
-            summary.lines += parsed.lines
-            summary.observations += len(saved)
-            summary.duplicates += len(parsed.observations) - len(saved)
-            summary.rejects += len(parsed.rejects)
-            touched.update(o.claim_id for o in saved)
-        summary.claims = refresh_claims(db, touched)
+        with configured_merger(db, pipeline) as (merger, arbiters):
+            # Batch by batch, so memory holds one batch of observations (and the merge's
+            # claim signatures), however long the file.
+            for parsed in import_batches(path, summary.run_id, keys, arxiv):
+                fresh = unsaved_observations(db, parsed.observations)
+                saved = save_observations(db, merger.assign(fresh))
+                merger.persist()
+                link_to_run(db, summary.run_id, parsed.observations)
+                save_rejects(db, parsed.rejects)
+                summary.lines += parsed.lines
+                summary.observations += len(saved)
+                summary.duplicates += len(parsed.observations) - len(saved)
+                summary.rejects += len(parsed.rejects)
+                touched.update(o.claim_id for o in saved)
+            summary.borderline_asked = arbiters.stats.asked
+            summary.borderline_merged = arbiters.stats.merged
+        summary.claims = refresh_claims(db, touched, pipeline.report.spawn_after if pipeline else 3)
         finish_run(
             db,
             summary.run_id,

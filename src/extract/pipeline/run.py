@@ -26,11 +26,11 @@ from extract.pipeline.common import (
     make_provider,
     prepare,
 )
+from extract.pipeline.merging import configured_merger
 from extract.prompting import load_prompt
 from extract.providers.openai_batch import OpenAIBatches
 from extract.stages.batch import submit as submit_batches
 from extract.stages.extract import ExtractJob, TriageRequests
-from extract.stages.merge import Merger
 from extract.stages.report import ReportJob
 from extract.stages.topics import assign_topic
 from extract.store import Database, open_database
@@ -128,7 +128,7 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
     prepared = prepare(pipeline, options, progress)
     files, prompt, tokenizer, db_path = prepared.files, prepared.prompt, prepared.tokenizer, prepared.db_path
     provider = make_provider(pipeline, model)
-    with open_database(db_path) as db:
+    with open_database(db_path) as db, configured_merger(db, pipeline, model) as (merger, _):
         stale = mark_interrupted(db)
         if stale:
             progress.notice(f"{stale} earlier run(s) left unfinished are marked interrupted")
@@ -151,7 +151,7 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
                 citation_keys=keys,
                 arxiv_records=arxiv,
                 tokenizer=tokenizer,
-                merger=Merger(db),
+                merger=merger,
                 batch_mode=options.batch,
                 only_topic=options.topic,
                 fresh=options.fresh,

@@ -34,7 +34,9 @@ from typing import Any
 
 from extract.hashing import normalise_claim_text, sha256_json
 from extract.models import Observation
+from extract.stages.arbiter import Arbiter
 from extract.store import Database
+from extract.store.arbiters import claim_text
 from extract.store.claim_index import claim_ids, load_candidates, save_index, token_frequencies
 
 THRESHOLD = 0.65
@@ -170,6 +172,7 @@ class _Claim:
     weight: float = 0.0
     weighed_at: int = -1
     at: int = -1  # position in Merger.claims, which postings refer to
+    text: str | None = None  # kept only where an arbiter may need it
 
     def row(self) -> list[Any]:
         return [
@@ -217,6 +220,11 @@ class Merger:
     db: Database
     threshold: float = THRESHOLD
     claims: list[_Claim] = field(default_factory=list)
+    # Decides pairs scoring within `borderline` under the threshold (at most
+    # `max_asks` candidates per observation, best first); None: wording alone.
+    arbiter: Arbiter | None = None
+    borderline: float = 0.2
+    max_asks: int = 2
 
     def __post_init__(self) -> None:
         self._ids: set[str] = claim_ids(self.db)
@@ -342,9 +350,10 @@ class Merger:
                 return candidate
             n += 1
 
-    def place(self, o: Observation, sig: Signature) -> str:
+    def place(self, o: Observation, sig: Signature) -> tuple[str, str | None]:
         """The claim id for one observation (joining or creating a claim) given its
-        signature; the stored claims it could join must be loaded (`assign` does that)."""
+        signature, and what decided a borderline join (None: the wording); the stored
+        claims it could join must be loaded (`assign` does that)."""
         scope = scope_of(o.job, o.field_path)
         block = block_of(scope, o.topic)
         idf = self._idfs(sig.tokens)
@@ -352,6 +361,8 @@ class Merger:
         camp = _camp_tokens(o.camp) if o.camp else None
         best: _Claim | None = None
         best_score = self.threshold
+        floor = self.threshold - self.borderline if self.arbiter else math.inf
+        borderline: list[tuple[float, str, _Claim]] = []
         for at in self._candidates(sig, block):
             claim = self.claims[at]
             # Different camps of one debate stay apart even when they use the same words.
@@ -362,10 +373,16 @@ class Merger:
             # Ties go to the smaller id, so the outcome does not depend on load order.
             if score > best_score or (score == best_score and (best is None or claim.claim_id < best.claim_id)):
                 best, best_score = claim, score
+            elif floor <= score < self.threshold:
+                borderline.append((-score, claim.claim_id, claim))
+        basis = None
+        if best is None and borderline:
+            best, basis = self._arbitrate(o.text, borderline)
         if best is None:
-            claim = _Claim(self._new_id(o, scope), scope, o.topic, o.camp, sig, 1, dirty=True)
+            text = o.text if self.arbiter else None
+            claim = _Claim(self._new_id(o, scope), scope, o.topic, o.camp, sig, 1, dirty=True, text=text)
             self._new_claim(claim)
-            return claim.claim_id
+            return claim.claim_id, None
         best.n_obs += 1
         best.dirty = True
         room = SIGNATURE_CAP - len(best.sig.tokens)
@@ -380,7 +397,18 @@ class Merger:
         best.sig.numbers |= sig.numbers & added
         best.camp = best.camp or o.camp
         self._index(best.at, added, new_cites)
-        return best.claim_id
+        return best.claim_id, basis
+
+    def _arbitrate(self, text: str, borderline: list[tuple[float, str, _Claim]]) -> tuple[_Claim | None, str | None]:
+        """The first of the best borderline candidates the arbiter says states the same claim."""
+        assert self.arbiter is not None
+        for _, claim_id, claim in sorted(borderline)[: self.max_asks]:
+            if claim.text is None:
+                claim.text = claim_text(self.db, claim_id) or ""
+            basis = self.arbiter.same(text, claim.text)
+            if basis:
+                return claim, basis
+        return None, None
 
     def assign(self, observations: list[Observation]) -> list[Observation]:
         """Claim ids for observations, placed in document order so that the result
@@ -389,7 +417,7 @@ class Merger:
         with _no_cyclic_gc():
             signatures = [signature(o.text, [c.value for c in o.citations]) for o in ordered]
             self._load(ordered, signatures)
-            return [o.with_claim(self.place(o, sig)) for o, sig in zip(ordered, signatures, strict=True)]
+            return [o.with_claim(*self.place(o, sig)) for o, sig in zip(ordered, signatures, strict=True)]
 
     def persist(self) -> None:
         dirty = [c for c in self.claims if c.dirty]

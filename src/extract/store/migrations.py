@@ -312,6 +312,28 @@ MIGRATIONS: list[tuple[str, str]] = [
         SELECT o.* FROM observations o SEMI JOIN current_ids c ON o.obs_id = c.obs_id;
         """,
     ),
+    (
+        "009_merge_arbiters",
+        """
+        -- What decided borderline pairs in the merge, kept so that a re-run asks nothing.
+        CREATE TABLE embeddings (
+            model VARCHAR NOT NULL,
+            text_sha256 VARCHAR NOT NULL,
+            vector FLOAT[] NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (model, text_sha256)
+        );
+        CREATE TABLE merge_judgements (
+            model VARCHAR NOT NULL,
+            pair_sha256 VARCHAR NOT NULL,     -- of the two texts, in sorted order
+            same BOOLEAN NOT NULL,
+            reason VARCHAR,
+            raw_output VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (model, pair_sha256)
+        );
+        """,
+    ),
 ]
 
 
