@@ -22,6 +22,7 @@ out to check that the project does not.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -217,9 +218,10 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "(no output)"
 
 
-def project_labels(observations: Sequence[Observation]) -> tuple[list[str], int]:
+def project_labels(observations: Sequence[Observation], pipeline_toml: str | None = None) -> tuple[list[str], int]:
     """Claim id the project gives each observation, and how many rows did not come back
-    (rejected on import; each then counts as a claim of its own)."""
+    (rejected on import; each then counts as a claim of its own). `pipeline_toml`: the
+    text of a pipeline whose [merge] settings the import uses."""
     with tempfile.TemporaryDirectory(prefix="merge-quality-") as tmp:
         work = Path(tmp)
         probe = _extract("import", "--help", cwd=work)
@@ -228,7 +230,11 @@ def project_labels(observations: Sequence[Observation]) -> tuple[list[str], int]
         source = work / "observations.jsonl"
         source.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in observations), "utf-8")
         db = str(work / "claims.duckdb")
-        imported = _extract("import", str(source), "--db", db, cwd=work)
+        options = []
+        if pipeline_toml is not None:
+            (work / "pipeline.toml").write_text(pipeline_toml, "utf-8")
+            options = ["--pipeline", str(work / "pipeline.toml")]
+        imported = _extract("import", str(source), "--db", db, *options, cwd=work)
         # Exit 1 means "finished with rejects": the rest was merged and can be scored.
         if imported.returncode not in (0, 1):
             raise ProjectUnavailable(f"extract import failed ({imported.returncode}): {_last_line(imported.stderr)}")
@@ -251,6 +257,43 @@ def score_project(observations: Sequence[Observation], gold: Sequence[str]) -> S
     and score that grouping against `gold`. Raises ProjectUnavailable."""
     labels, _ = project_labels(observations)
     return pairwise_scores(gold, labels)
+
+
+# --- the model-judged path, against a judge that knows the gold ---------------------------
+
+
+def print_judged(observations: Sequence[Observation], gold: Sequence[str], accuracy: float) -> None:
+    """Merge again with borderline pairs put to a local OpenAI-compatible judge that
+    answers from the gold grouping, wrong with probability 1 - accuracy (decided by a
+    hash of the pair, so runs repeat). No real model is asked: this bounds what the
+    judged path can add, it does not measure a model."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from fake_openai import FakeOpenAI, user_text
+
+    labels: dict[str, set[str]] = defaultdict(set)
+    for row, label in zip(observations, gold, strict=True):
+        labels[row["text"].strip()].add(label)
+
+    def judge(request: dict[str, Any]) -> dict[str, Any]:
+        pair = json.loads(user_text(request))
+        a, b = pair["statement_a"], pair["statement_b"]
+        same = bool(labels[a] & labels[b])
+        flip = int(hashlib.sha256(f"{a}\x00{b}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF >= accuracy
+        return {"same": same != flip, "reason": "gold"}
+
+    with FakeOpenAI(judge) as server:
+        pipeline = f'[pipeline]\nname = "judged"\n\n[model]\nname = "gold-judge"\nbase_url = "{server.base_url}"\n'
+        pipeline += "\n[merge]\njudge = true\n"
+        try:
+            judged, _ = project_labels(observations, pipeline)
+        except ProjectUnavailable as exc:
+            print(f"model-judged path: {exc}")
+            return
+        asked = server.count()
+    print(
+        f"model-judged path (a judge right {accuracy:.0%} of the time, {asked} pairs asked): "
+        f"{fmt(pairwise_scores(gold, judged))}"
+    )
 
 
 # --- holdout by topic -------------------------------------------------------------------
@@ -297,6 +340,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threshold", type=float, default=BASELINE_THRESHOLD, help="baseline Jaccard threshold")
     parser.add_argument("--blind", action="store_true", help="leave claim-level domain and tags out of the rows")
     parser.add_argument("--write-jsonl", type=Path, help="also write the import rows to this file")
+    parser.add_argument(
+        "--judge-accuracy",
+        type=float,
+        metavar="P",
+        help="also merge with [merge] judge = true against a local judge that answers from the gold"
+        " grouping, right with probability P (1.0: a perfect judge; what the model-judged path can add)",
+    )
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -339,6 +389,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"project merge: {fmt(pairwise_scores(gold, project))}  ({predicted} claims, {missing} rows not "
             f"exported, {time.perf_counter() - t0:.2f}s)"
         )
+    if args.judge_accuracy is not None and project is not None:
+        print_judged(observations, gold, args.judge_accuracy)
     if args.holdout:
         print("holdout by topic (baseline threshold tuned on the other half):")
         print_holdout(observations, gold, project)

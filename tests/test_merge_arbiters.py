@@ -12,7 +12,7 @@ import duckdb
 from extract.stages.arbiter import JUDGE_SYSTEM
 
 from fake_openai import FakeOpenAI, Reply, response_format, system_text, user_text
-from pipelines import run_cli
+from pipelines import chunk_data, first_sentence, run_cli, write_pipeline
 
 # Two wordings of one claim that score just under the merge threshold on wording alone.
 SAID = "Router z-loss fixes logit overflow and is orthogonal to the auxiliary balancing loss."
@@ -188,3 +188,29 @@ def test_an_embedder_decides_borderline_pairs_and_vectors_are_cached(isolated: P
     with duckdb.connect(str(isolated / "claims.duckdb"), read_only=True) as con:
         stored = con.execute("SELECT model, len(vector) FROM embeddings").fetchall()
     assert stored and all(row == ("embed-small", 3) for row in stored)
+
+
+def test_a_run_uses_its_pipelines_judge(isolated: Path) -> None:
+    dumps = isolated / "dumps"
+    dumps.mkdir()
+    (dumps / "list.md").write_text(f"# List\n\n## Paper A\n{SAID}\n\n## Paper B\n{RESAID}\n", encoding="utf-8")
+    judged: list[dict[str, Any]] = []
+
+    def answer(request: dict[str, Any]) -> str:
+        if (response_format(request) or {}).get("json_schema", {}).get("name") == "merge_judgement":
+            judged.append(request)
+            return json.dumps({"same": True, "reason": "same claim"})
+        quote = first_sentence(chunk_data(request))
+        claim = {"text": quote, "stance": "consensus", "domain": "training", "tags": ["T"], "topic": None}
+        return json.dumps({"claims": [{**claim, "citations": [], "quote": quote}]})
+
+    with FakeOpenAI(answer) as server:
+        pipeline = write_pipeline(isolated, inputs=[dumps], base_url=server.base_url, extra="[merge]\njudge = true")
+        result = run_cli("run", str(pipeline), "--json", "--quiet")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert len(judged) == 1 and summary["borderline_merged"] == 1
+    with duckdb.connect(str(isolated / "claims.duckdb"), read_only=True) as con:
+        rows = con.execute("SELECT text, claim_id, flags FROM observations ORDER BY char_start").fetchall()
+    assert [r[0] for r in rows] == [SAID, RESAID]
+    assert rows[0][1] == rows[1][1] and "merged_by:model" in rows[1][2]

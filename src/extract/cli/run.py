@@ -98,6 +98,8 @@ def _print_summary(s: RunSummary) -> None:
         f"  tokens {s.prompt_tokens + s.completion_tokens} (prompt {s.prompt_tokens},"
         f" completion {s.completion_tokens})  cost {_money(s.cost_usd)}",
     ]
+    if s.borderline_asked:
+        lines.append(f"  borderline pairs asked {s.borderline_asked}, joined {s.borderline_merged}")
     if s.skipped:
         lines.append(
             f"  skipped {len(s.skipped)} file(s): " + ", ".join(f"{x['path']} ({x['kind']})" for x in s.skipped)

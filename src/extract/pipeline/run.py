@@ -64,6 +64,9 @@ class RunSummary(InputCounts):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = None
+    # Borderline pairs put to the [merge] arbiters, and how many they joined.
+    borderline_asked: int = 0
+    borderline_merged: int = 0
 
     @property
     def exit_code(self) -> int:
@@ -128,7 +131,7 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
     prepared = prepare(pipeline, options, progress)
     files, prompt, tokenizer, db_path = prepared.files, prepared.prompt, prepared.tokenizer, prepared.db_path
     provider = make_provider(pipeline, model)
-    with open_database(db_path) as db, configured_merger(db, pipeline, model) as (merger, _):
+    with open_database(db_path) as db, configured_merger(db, pipeline, model) as (merger, arbiters):
         stale = mark_interrupted(db)
         if stale:
             progress.notice(f"{stale} earlier run(s) left unfinished are marked interrupted")
@@ -171,6 +174,7 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
                     " answers later with `extract batch collect` or by running the same command again"
                 )
             summary.claims = refresh_claims(db, job.stats.claim_ids, pipeline.report.spawn_after)
+            summary.borderline_asked, summary.borderline_merged = arbiters.stats.asked, arbiters.stats.merged
             summary.cost_usd = cost_of(pipeline, model, summary.prompt_tokens, summary.completion_tokens)
     return summary
 
