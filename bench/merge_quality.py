@@ -2,6 +2,7 @@
 the real dashboard did?
 
     uv run python bench/merge_quality.py [--seeds PATH] [--holdout] [--blind] [--write-jsonl FILE]
+                                         [--judge-accuracy P]
 
 This module owns the benchmark: it turns every evidence item shown in
 `seeds/000_claims_dashboard_excerpt.txt` into one observation in the SPEC import format
@@ -12,7 +13,11 @@ against the dashboard's with pairwise precision, recall and F1.
 
 Figures printed: claims, observations and gold pairs; baseline P/R/F1 at its threshold
 (and the best threshold on a sweep); project P/R/F1; with --holdout the same per half of
-a split by topic (baseline threshold tuned on one half, scored on the other); time taken.
+a split by topic (baseline threshold tuned on one half, scored on the other); with
+--judge-accuracy P the project's P/R/F1 when borderline pairs go to a local judge that
+answers from the gold grouping and is right with probability P (no model is reachable
+here, so this bounds what `[merge] judge = true` can add rather than measuring a model);
+time taken.
 
 Caveat: `stance`, `domain` and `tags` are claim-level on the dashboard, so they are equal
 within every gold group and a merge could lean on them; `--blind` leaves domain and tags
