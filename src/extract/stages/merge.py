@@ -405,6 +405,8 @@ class Merger:
         for _, claim_id, claim in sorted(borderline)[: self.max_asks]:
             if claim.text is None:
                 claim.text = claim_text(self.db, claim_id) or ""
+            if not claim.text.strip() or not text.strip():
+                continue
             basis = self.arbiter.same(text, claim.text)
             if basis:
                 return claim, basis
