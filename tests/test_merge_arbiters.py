@@ -214,3 +214,12 @@ def test_a_run_uses_its_pipelines_judge(isolated: Path) -> None:
         rows = con.execute("SELECT text, claim_id, flags FROM observations ORDER BY char_start").fetchall()
     assert [r[0] for r in rows] == [SAID, RESAID]
     assert rows[0][1] == rows[1][1] and "merged_by:model" in rows[1][2]
+
+
+def test_an_embedder_without_an_endpoint_or_key_is_a_config_error(isolated: Path) -> None:
+    pipeline = isolated / "p.toml"
+    pipeline.write_text('[pipeline]\nname = "t"\n\n[merge]\nembedder = "embed-small"\n', encoding="utf-8")
+    result = run_cli("import", str(_write(isolated / "obs.jsonl", SAID)), "--pipeline", str(pipeline))
+    assert result.exit_code == 2
+    assert result.output.strip().count("\n") == 0
+    assert "merge.embedder embed-small" in result.output and "OPENAI_API_KEY" in result.output

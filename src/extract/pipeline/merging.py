@@ -47,7 +47,10 @@ def configured_merger(
         settings = pipeline.merge
         model = model or pipeline.model.name
         if settings.embedder:
-            client = OpenAISync(pipeline.model, settings.base_url)
+            try:
+                client = OpenAISync(pipeline.model, settings.base_url)
+            except ConfigError as exc:
+                raise ConfigError(f"merge.embedder {settings.embedder}: {exc}") from exc
             clients.append(client)
             arbiters.members.append(EmbeddingArbiter(db, client, settings.embedder, settings.embedding_threshold))
         if settings.judge:
