@@ -198,3 +198,13 @@ def test_imports_are_no_shortcut_and_supersede_no_report(isolated: Path) -> None
     assert run_cli("report", "--run", "latest", "--out", str(isolated / "r.html")).exit_code == 0
     unknown = run_cli("diff", "previous", "latest", "--topic", "no-such-topic")
     assert unknown.exit_code == 2 and "no-such-topic" in unknown.stderr
+
+
+@pytest.mark.parametrize("fmt", ["text", "md", "html"])
+def test_json_with_another_format_is_a_one_line_usage_error(runs: Runs, fmt: str) -> None:
+    result = diff_cli(runs, runs.a, runs.b, "--format", fmt, "--json")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == f"error: --json and --format {fmt} conflict: pass one of them (--json is --format json)\n"
+    # The same flag said twice is no conflict.
+    agreeing = diff_cli(runs, runs.a, runs.b, "--format", "json", "--json")
+    assert agreeing.exit_code == 0 and json.loads(agreeing.stdout)["schema"] == "extract.diff/1"

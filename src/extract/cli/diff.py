@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from extract.browser import build_report
 from extract.cli.common import db_option, fail, handle_errors, json_text
@@ -49,7 +50,12 @@ def _render(result: dict[str, Any], fmt: str, db_path: Path) -> str:
     show_default=True,
     help="Output; html is the claims browser page with the diff view first (as `extract report --diff`).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Same as --format json; with another --format (text, md or html) it is a usage error.",
+)
 @click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -64,8 +70,10 @@ def _render(result: dict[str, Any], fmt: str, db_path: Path) -> str:
     help=f"Exit 1 when a change of these kinds exists (repeatable): {', '.join(FAIL_ON_CHOICES)}.",
 )
 @db_option
+@click.pass_context
 @handle_errors
 def diff(
+    ctx: click.Context,
     run_a: str,
     run_b: str,
     topic: str | None,
@@ -100,6 +108,8 @@ def diff(
       extract diff previous latest --json | jq '.summary.by_kind'
       extract diff previous latest --fail-on stance-flip,dropped   # in CI: guard extraction quality
     """
+    if as_json and fmt != "json" and ctx.get_parameter_source("fmt") is not ParameterSource.DEFAULT:
+        fail(f"--json and --format {fmt} conflict: pass one of them (--json is --format json)")
     fmt = "json" if as_json else fmt
     if fmt == "html" and out is None and sys.stdout.isatty():
         fail("--format html writes a whole page: pass --out FILE, or redirect stdout (> diff.html)")
