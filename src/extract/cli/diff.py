@@ -19,11 +19,19 @@ FAIL_ON_CHOICES = (*KINDS, "any")
 
 
 def _fail_on(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
-    kinds = tuple(k.strip() for v in values for k in v.split(",") if k.strip())
-    unknown = [k for k in kinds if k not in FAIL_ON_CHOICES]
-    if unknown:
-        raise click.BadParameter(f"unknown kind {unknown[0]!r} (choose from {', '.join(FAIL_ON_CHOICES)})")
-    return kinds
+    """Each --fail-on value is a comma-separated list naming at least one kind; a bad one is
+    a one-line usage error (exit 2) naming the valid kinds."""
+    choices = ", ".join(FAIL_ON_CHOICES)
+    kinds: list[str] = []
+    for value in values:
+        named = [k.strip() for k in value.split(",") if k.strip()]
+        if not named:
+            fail(f"--fail-on {value!r} names no kind (choose from {choices})")
+        unknown = [k for k in named if k not in FAIL_ON_CHOICES]
+        if unknown:
+            fail(f"--fail-on: unknown kind {unknown[0]!r} (choose from {choices})")
+        kinds.extend(named)
+    return tuple(kinds)
 
 
 def _render(result: dict[str, Any], fmt: str, db_path: Path) -> str:
