@@ -231,3 +231,23 @@ def test_a_cached_topic_rerun_brings_back_the_answers_it_replays(isolated: Path)
 
     assert current("kernels") == ["gpt-test)"]  # the replayed answers are current again, not model-b's
     assert current("data") == ["gpt-test)"]
+
+
+def test_a_topic_run_counts_what_it_reruns(isolated: Path) -> None:
+    """The summary of `run --topic` counts the topic's documents, records and chunks, not the input's."""
+    dumps, topics = _two_topics(isolated)
+    more = "## More data\nDeduplicated web data adds 2 points over raw crawls.\n"
+    (dumps / "b.md").write_text(more, encoding="utf-8")
+    pipeline = write_pipeline(isolated, inputs=[dumps], model="heuristic", extra=topics)
+
+    def counts(*args: str) -> tuple[int, int, int]:
+        result = run_cli("run", str(pipeline), "--json", *args)
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.stdout)
+        return summary["documents"], summary["records"], summary["chunks"]
+
+    assert counts() == (2, 3, 3)
+    assert counts("--topic", "kernels") == (1, 1, 1)  # a.md's kernel record
+    assert counts("--topic", "data", "--fresh") == (2, 2, 2)  # a.md's and b.md's data records
+    text = run_cli("run", str(pipeline), "--topic", "kernels").stdout
+    assert "  documents 1  records 1  chunks 1" in text.splitlines()

@@ -118,7 +118,11 @@ def _print_summary(s: RunSummary) -> None:
 @pipeline_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or notices (warnings still show).")
 @click.option("--batch", is_flag=True, help="Send uncached requests through the Batch API instead of waiting.")
-@click.option("--topic", help="Re-extract one topic's records and write a new report for it alone.")
+@click.option(
+    "--topic",
+    help="Re-extract one topic's records and write a new report for it alone (the summary counts that"
+    " topic's documents, records and chunks).",
+)
 @db_option
 @json_option
 @handle_errors

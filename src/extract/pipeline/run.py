@@ -142,6 +142,7 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
             work = ingest_and_chunk(db, pipeline, files, summary, tokenizer, progress, run_id=summary.run_id)
             if options.topic is not None:
                 work = _topic_work(db, pipeline, options.topic, work)
+                _count_work(summary, work)
             if options.limit is not None:
                 work = work[: options.limit]
             keys, arxiv = record_lookup(db)
@@ -192,6 +193,13 @@ def _topic_work(
 
     chosen = {r.record_id for _, r, d in work if r.record_id in known or matches(r, d)}
     return [item for item in work if item[1].record_id in chosen]
+
+
+def _count_work(summary: RunSummary, work: list[tuple[Chunk, Record, Document]]) -> None:
+    """The documents, records and chunks a narrowed run (`--topic`) works on, not the whole input's."""
+    summary.documents = len({doc.sha256 for _, _, doc in work})
+    summary.records = len({record.record_id for _, record, _ in work})
+    summary.chunks = len(work)
 
 
 async def _extract_all(
