@@ -41,7 +41,8 @@ def pipeline_options(f: F) -> F:
 
 
 class BarProgress:
-    """Progress on stderr: a bar with calls, cache hits, re-asks, rejects and tokens."""
+    """Progress on stderr: a bar over the run's steps (each chunk, then each topic report) with
+    calls, cache hits, re-asks, rejects and tokens."""
 
     def __init__(self, quiet: bool) -> None:
         self.console = Console(stderr=True)
