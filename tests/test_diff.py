@@ -102,7 +102,10 @@ def test_fail_on_exits_1_and_still_prints(runs: Runs) -> None:
     assert both.exit_code == 1 and "fail-on: new 1, dropped 1, tags 1" in both.stderr
     assert diff_cli(runs, runs.a, runs.b).exit_code == 0
     bad = diff_cli(runs, runs.a, runs.b, "--fail-on", "stance")
-    assert bad.exit_code == 2 and "unknown kind 'stance'" in bad.stderr
+    assert bad.exit_code == 2 and bad.stderr == (
+        "error: --fail-on: unknown kind 'stance'"
+        " (choose from new, dropped, stance-flip, domain, tags, citations, evidence, any)\n"
+    )
 
 
 def test_text_reads_like_git_diff_stat(runs: Runs) -> None:
@@ -198,3 +201,25 @@ def test_imports_are_no_shortcut_and_supersede_no_report(isolated: Path) -> None
     assert run_cli("report", "--run", "latest", "--out", str(isolated / "r.html")).exit_code == 0
     unknown = run_cli("diff", "previous", "latest", "--topic", "no-such-topic")
     assert unknown.exit_code == 2 and "no-such-topic" in unknown.stderr
+
+
+@pytest.mark.parametrize("fmt", ["text", "md", "html"])
+def test_json_with_another_format_is_a_one_line_usage_error(runs: Runs, fmt: str) -> None:
+    result = diff_cli(runs, runs.a, runs.b, "--format", fmt, "--json")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == f"error: --json and --format {fmt} conflict: pass one of them (--json is --format json)\n"
+    # The same flag said twice is no conflict.
+    agreeing = diff_cli(runs, runs.a, runs.b, "--format", "json", "--json")
+    assert agreeing.exit_code == 0 and json.loads(agreeing.stdout)["schema"] == "extract.diff/1"
+
+
+@pytest.mark.parametrize("value", ["", ",", " , "])
+def test_fail_on_naming_no_kind_is_a_one_line_usage_error(runs: Runs, value: str) -> None:
+    result = diff_cli(runs, runs.a, runs.b, "--fail-on", value)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == (
+        f"error: --fail-on {value!r} names no kind"
+        " (choose from new, dropped, stance-flip, domain, tags, citations, evidence, any)\n"
+    )
+    also = diff_cli(runs, runs.a, runs.b, "--fail-on", "new", "--fail-on", value)
+    assert also.exit_code == 2 and also.stderr.count("\n") == 1

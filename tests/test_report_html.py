@@ -478,3 +478,65 @@ def test_ten_thousand_claims_load_and_filter(open_page: Callable[[Path], Opened]
     assert before + 200 <= len(_shown(page)) < claims
     # Generous bounds on a shared 2-core machine: usability, not a benchmark (bench/bench_report.py).
     assert loaded < 30 and filtered < 15, (loaded, filtered)
+
+
+@pytest.fixture(scope="module")
+def rerun_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The demo run, then `run --topic attention-kernels --fresh`: the topic's claims are
+    observed again with the same quotes, so each holds a superseded and a current observation."""
+    work = tmp_path_factory.mktemp("rerun")
+    db = work / "claims.duckdb"
+    demo = str(PROJECT_ROOT / "pipelines" / "demo.toml")
+    _extract("run", demo, "--db", str(db), "--quiet")
+    _extract("run", demo, "--topic", "attention-kernels", "--fresh", "--db", str(db), "--quiet")
+    out = work / "claims.html"
+    _extract("report", "--db", str(db), "--out", str(out))
+    return out, db
+
+
+def test_superseded_evidence_is_folded_and_marked(
+    open_page: Callable[[Path], Opened], rerun_report: tuple[Path, Path]
+) -> None:
+    html, db = rerun_report
+    evidence: dict[str, list[tuple[str, bool]]] = {}
+    for claim_id, quote, current in _rows(
+        db,
+        "SELECT claim_id, quote, obs_id IN (SELECT obs_id FROM current_observations) FROM observations"
+        f" WHERE {CURRENT} ORDER BY claim_id, created_at, obs_id",
+    ):
+        evidence.setdefault(claim_id, []).append((quote, current))
+    # Claims holding one quote twice: from the first run (superseded) and from the re-run.
+    repeated = {c: q for c, obs in evidence.items() for q, now in obs if now and (q, False) in obs}
+    assert len(repeated) >= 3
+
+    opened = open_page(html)
+    page = opened.page
+    page.wait_for_selector(READY)
+    assert set(_shown(page)) == set(evidence)
+    for claim_id, obs in evidence.items():
+        current = [q for q, now in obs if now]
+        earlier = [q for q, now in obs if not now]
+        card = page.locator(f".claim[data-claim-id='{claim_id}']")
+        for more in card.locator(".more-evidence").all():
+            more.click()
+        assert card.locator(".evidence h3").text_content() == f"Evidence ({len(current)})"
+        shown = card.locator(".evidence-item:not(.is-superseded) .excerpt").all_text_contents()
+        assert len(shown) == len(current) and all(any(s.endswith(q) for s in shown) for q in current)
+        if claim_id in repeated:
+            assert sum(s.endswith(repeated[claim_id]) for s in shown) == 1  # once, not once per run
+        toggle = card.locator(".earlier-evidence")
+        if not earlier:
+            assert toggle.count() == 0
+            continue
+        plural = "" if len(earlier) == 1 else "s"
+        assert toggle.text_content() == f"Show {len(earlier)} earlier observation{plural} (superseded)"
+        assert card.locator(".is-superseded").count() == 0  # folded: not even built
+        toggle.click()
+        folded = card.locator(".evidence-item.is-superseded")
+        assert folded.count() == len(earlier)
+        assert folded.locator(".superseded-mark").all_text_contents() == ["superseded"] * len(earlier)
+        assert toggle.get_attribute("aria-expanded") == "true" and toggle.text_content().startswith("Hide ")
+        toggle.click()
+        assert card.locator(".evidence-list.superseded").is_hidden()
+        assert toggle.get_attribute("aria-expanded") == "false"
+    assert opened.errors == [] and opened.violations() == []

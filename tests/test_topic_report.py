@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from extract.cli.run import BarProgress
+from extract.config import load_pipeline
+from extract.pipeline import RunOptions, run_pipeline
 
 from fake_openai import FakeOpenAI
 from pipelines import PROJECT_ROOT, grounded_answer, run_cli, write_pipeline
@@ -231,3 +236,40 @@ def test_a_cached_topic_rerun_brings_back_the_answers_it_replays(isolated: Path)
 
     assert current("kernels") == ["gpt-test)"]  # the replayed answers are current again, not model-b's
     assert current("data") == ["gpt-test)"]
+
+
+def test_a_topic_run_counts_what_it_reruns(isolated: Path) -> None:
+    """The summary of `run --topic` counts the topic's documents, records and chunks, not the input's."""
+    dumps, topics = _two_topics(isolated)
+    more = "## More data\nDeduplicated web data adds 2 points over raw crawls.\n"
+    (dumps / "b.md").write_text(more, encoding="utf-8")
+    pipeline = write_pipeline(isolated, inputs=[dumps], model="heuristic", extra=topics)
+
+    def counts(*args: str) -> tuple[int, int, int]:
+        result = run_cli("run", str(pipeline), "--json", *args)
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.stdout)
+        return summary["documents"], summary["records"], summary["chunks"]
+
+    assert counts() == (2, 3, 3)
+    assert counts("--topic", "kernels") == (1, 1, 1)  # a.md's kernel record
+    assert counts("--topic", "data", "--fresh") == (2, 2, 2)  # a.md's and b.md's data records
+    text = run_cli("run", str(pipeline), "--topic", "kernels").stdout
+    assert "  documents 1  records 1  chunks 1" in text.splitlines()
+
+
+def test_the_progress_bar_ends_at_its_total_with_the_runs_calls(isolated: Path) -> None:
+    """The bar counts each chunk, then each topic report, and its last counters are the summary's."""
+    pipeline = load_pipeline(PROJECT_ROOT / "pipelines" / "demo.toml")
+    topics = len(pipeline.topics)
+    for options, reports in ((RunOptions(), topics), (RunOptions(topic="attention-kernels", fresh=True), 1)):
+        bar = BarProgress(quiet=False)
+        try:
+            summary = run_pipeline(pipeline, replace(options, db=isolated / "claims.duckdb"), bar)
+        finally:
+            bar.stop()
+        assert bar.bar is not None and bar.task is not None
+        task = bar.bar.tasks[bar.task]
+        assert summary.report_statements > 0 and summary.calls > summary.chunks  # the reports made calls
+        assert (task.completed, task.total) == (summary.chunks + reports, summary.chunks + reports)
+        assert task.fields["info"].startswith(f"calls {summary.calls} cached {summary.cached} ")

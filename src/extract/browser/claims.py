@@ -13,7 +13,7 @@ from typing import Any
 
 from extract.store import Database
 from extract.store.claims import ClaimFilter, query_claims
-from extract.store.observations import evidence_of_claims
+from extract.store.evidence import claims_evidence
 
 # New-style (`2402.01035`) and old-style (`hep-th/9901001`) ids, as ingest normalises them.
 ARXIV_ID = re.compile(r"^(?:\d{4}\.\d{4,5}|[a-z][a-z-]{0,15}(?:\.[A-Z]{2})?/\d{7})$")
@@ -49,6 +49,8 @@ def _evidence(o: dict[str, Any]) -> dict[str, Any]:
         "date": o["created_at"].strftime("%Y-%m-%d"),
         "camp": camp_label(o["field_path"], o["camp"]),
         "excerpt": _cut(o["quote"], EXCERPT_CHARS),
+        # False: superseded by a later run (the page shows it apart, on request).
+        "current": bool(o["current"]),
     }
 
 
@@ -75,7 +77,7 @@ def claims_section(db: Database, run: str | None = None) -> dict[str, Any]:
     every = ClaimFilter(run=run, superseded=run is not None)
     claims = query_claims(db, every)
     visible = {c["claim_id"] for c in query_claims(db, replace(every, visible=True))}
-    evidence = evidence_of_claims(db, [c["claim_id"] for c in claims])
+    evidence = claims_evidence(db, [c["claim_id"] for c in claims])
     return {
         "run": run,
         "counts": {

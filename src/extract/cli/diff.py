@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from extract.browser import build_report
 from extract.cli.common import db_option, fail, handle_errors, json_text
@@ -18,11 +19,19 @@ FAIL_ON_CHOICES = (*KINDS, "any")
 
 
 def _fail_on(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
-    kinds = tuple(k.strip() for v in values for k in v.split(",") if k.strip())
-    unknown = [k for k in kinds if k not in FAIL_ON_CHOICES]
-    if unknown:
-        raise click.BadParameter(f"unknown kind {unknown[0]!r} (choose from {', '.join(FAIL_ON_CHOICES)})")
-    return kinds
+    """Each --fail-on value is a comma-separated list naming at least one kind; a bad one is
+    a one-line usage error (exit 2) naming the valid kinds."""
+    choices = ", ".join(FAIL_ON_CHOICES)
+    kinds: list[str] = []
+    for value in values:
+        named = [k.strip() for k in value.split(",") if k.strip()]
+        if not named:
+            fail(f"--fail-on {value!r} names no kind (choose from {choices})")
+        unknown = [k for k in named if k not in FAIL_ON_CHOICES]
+        if unknown:
+            fail(f"--fail-on: unknown kind {unknown[0]!r} (choose from {choices})")
+        kinds.extend(named)
+    return tuple(kinds)
 
 
 def _render(result: dict[str, Any], fmt: str, db_path: Path) -> str:
@@ -49,7 +58,12 @@ def _render(result: dict[str, Any], fmt: str, db_path: Path) -> str:
     show_default=True,
     help="Output; html is the claims browser page with the diff view first (as `extract report --diff`).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Same as --format json; with another --format (text, md or html) it is a usage error.",
+)
 @click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -64,8 +78,10 @@ def _render(result: dict[str, Any], fmt: str, db_path: Path) -> str:
     help=f"Exit 1 when a change of these kinds exists (repeatable): {', '.join(FAIL_ON_CHOICES)}.",
 )
 @db_option
+@click.pass_context
 @handle_errors
 def diff(
+    ctx: click.Context,
     run_a: str,
     run_b: str,
     topic: str | None,
@@ -100,6 +116,8 @@ def diff(
       extract diff previous latest --json | jq '.summary.by_kind'
       extract diff previous latest --fail-on stance-flip,dropped   # in CI: guard extraction quality
     """
+    if as_json and fmt != "json" and ctx.get_parameter_source("fmt") is not ParameterSource.DEFAULT:
+        fail(f"--json and --format {fmt} conflict: pass one of them (--json is --format json)")
     fmt = "json" if as_json else fmt
     if fmt == "html" and out is None and sys.stdout.isatty():
         fail("--format html writes a whole page: pass --out FILE, or redirect stdout (> diff.html)")

@@ -41,7 +41,8 @@ def pipeline_options(f: F) -> F:
 
 
 class BarProgress:
-    """Progress on stderr: a bar with calls, cache hits, re-asks, rejects and tokens."""
+    """Progress on stderr: a bar over the run's steps (each chunk, then each topic report) with
+    calls, cache hits, re-asks, rejects and tokens."""
 
     def __init__(self, quiet: bool) -> None:
         self.console = Console(stderr=True)
@@ -118,7 +119,11 @@ def _print_summary(s: RunSummary) -> None:
 @pipeline_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or notices (warnings still show).")
 @click.option("--batch", is_flag=True, help="Send uncached requests through the Batch API instead of waiting.")
-@click.option("--topic", help="Re-extract one topic's records and write a new report for it alone.")
+@click.option(
+    "--topic",
+    help="Re-extract one topic's records and write a new report for it alone (the summary counts that"
+    " topic's documents, records and chunks).",
+)
 @db_option
 @json_option
 @handle_errors

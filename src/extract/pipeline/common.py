@@ -28,6 +28,9 @@ DEFAULT_DB = Path("claims.duckdb")
 
 
 class Progress(Protocol):
+    """What a run reports as it goes: `start(total)` once, then `advance(stats)` after each step
+    (each chunk, then each topic report), with the run's counters so far."""
+
     def notice(self, message: str) -> None: ...
 
     def start(self, total: int) -> None: ...

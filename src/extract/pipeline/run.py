@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from extract.config import HEURISTIC, Pipeline
+from extract.config import HEURISTIC, Pipeline, Topic
 from extract.errors import ConfigError, TerminalModelError
 from extract.models import Chunk, Document, Record
 from extract.pipeline.batches import collect_into_cache
@@ -142,6 +142,7 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
             work = ingest_and_chunk(db, pipeline, files, summary, tokenizer, progress, run_id=summary.run_id)
             if options.topic is not None:
                 work = _topic_work(db, pipeline, options.topic, work)
+                _count_work(summary, work)
             if options.limit is not None:
                 work = work[: options.limit]
             keys, arxiv = record_lookup(db)
@@ -159,10 +160,11 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
                 only_topic=options.topic,
                 fresh=options.fresh,
             )
-            progress.start(len(work))
             reports = None
             if pipeline.topics and pipeline.report.enabled and not options.batch:
                 reports = ReportJob(job, pipeline, load_prompt(pipeline.prompts, "topic_report"), options.topic)
+            # One step per chunk, then one per topic report: `calls` counts both.
+            progress.start(len(work) + (len(reports.topics()) if reports is not None else 0))
             asyncio.run(_extract_all(job, work, pipeline.model.concurrency, progress, summary, reports))
             summary.deferred = job.stats.deferred
             if job.deferred:
@@ -194,6 +196,13 @@ def _topic_work(
     return [item for item in work if item[1].record_id in chosen]
 
 
+def _count_work(summary: RunSummary, work: list[tuple[Chunk, Record, Document]]) -> None:
+    """The documents, records and chunks a narrowed run (`--topic`) works on, not the whole input's."""
+    summary.documents = len({doc.sha256 for _, _, doc in work})
+    summary.records = len({record.record_id for _, record, _ in work})
+    summary.chunks = len(work)
+
+
 async def _extract_all(
     job: ExtractJob,
     work: list[tuple[Chunk, Record, Document]],
@@ -206,12 +215,20 @@ async def _extract_all(
     # bounded by the job itself at `concurrency`.
     gate = asyncio.Semaphore(concurrency * 2)
 
+    def advance() -> None:
+        stats: dict[str, float | None] = dict(_stats(job))
+        stats["cost_usd"] = cost_of(job.pipeline, job.model, job.stats.prompt_tokens, job.stats.completion_tokens)
+        progress.advance(stats)
+
     async def one(item: tuple[Chunk, Record, Document]) -> None:
         async with gate:
             await job.run_chunk(*item)
-            stats: dict[str, float | None] = dict(_stats(job))
-            stats["cost_usd"] = cost_of(job.pipeline, job.model, job.stats.prompt_tokens, job.stats.completion_tokens)
-            progress.advance(stats)
+            advance()
+
+    async def report(reports: ReportJob, topic: Topic) -> int:
+        written = await reports.run_topic(topic)
+        advance()
+        return written
 
     try:
         tasks = [asyncio.create_task(one(item)) for item in work]
@@ -221,8 +238,7 @@ async def _extract_all(
                 # Reports read the topic's merged claims: write this run's first.
                 job.flush()
                 refresh_claims(job.db, job.stats.claim_ids, job.pipeline.report.spawn_after)
-                chosen = [t for t in reports.pipeline.topics if reports.only in (None, t.slug)]
-                written = await asyncio.gather(*(reports.run_topic(t) for t in chosen))
+                written = await asyncio.gather(*(report(reports, t) for t in reports.topics()))
                 summary.report_statements = sum(written)
         except BaseException:
             for t in tasks:

@@ -100,6 +100,10 @@ class ReportJob:
             params=params,
         )
 
+    def topics(self) -> list[Topic]:
+        """The topics this job reports on: every declared topic, or the one of `run --topic`."""
+        return [t for t in self.pipeline.topics if self.only in (None, t.slug)]
+
     async def run_topic(self, topic: Topic) -> int:
         """Report one topic; return the number of statements kept."""
         db = self.job.db

@@ -242,29 +242,52 @@ VIEWS.claims = (section, root) => {
     return node;
   }
 
+  // Current observations first, three then "+ N more"; superseded ones (from runs a later
+  // run replaced, e.g. before a `run --topic`) stay folded behind a toggle and marked.
   function evidenceBlock(evidence) {
-    const entries = h("ul", "evidence-list", ...evidence.slice(0, EVIDENCE_PREVIEW).map(evidenceItem));
-    const box = h("div", "evidence", h("h3", null, `Evidence (${evidence.length})`), entries);
-    const rest = evidence.length - EVIDENCE_PREVIEW;
+    const current = evidence.filter((e) => e.current);
+    const earlier = evidence.filter((e) => !e.current);
+    const entries = h("ul", "evidence-list", ...current.slice(0, EVIDENCE_PREVIEW).map((e) => evidenceItem(e)));
+    const box = h("div", "evidence", h("h3", null, `Evidence (${current.length})`), entries);
+    if (current.length === 0) box.append(h("p", "no-current", "No current observation: later runs superseded them all."));
+    const rest = current.length - EVIDENCE_PREVIEW;
     if (rest > 0) {
       const expand = button("more-evidence", `+ ${rest} more`, () => {
-        entries.append(...evidence.slice(EVIDENCE_PREVIEW).map(evidenceItem));
+        entries.append(...current.slice(EVIDENCE_PREVIEW).map((e) => evidenceItem(e)));
         expand.remove();
       });
       box.append(expand);
     }
+    if (earlier.length > 0) {
+      const label = (verb) => `${verb} ${earlier.length} earlier observation${earlier.length === 1 ? "" : "s"} (superseded)`;
+      let folded = null;
+      const toggle = button("earlier-evidence", label("Show"), () => {
+        if (folded === null) {
+          folded = h("ul", "evidence-list superseded", ...earlier.map((e) => evidenceItem(e, true)));
+          box.append(folded);
+        } else {
+          folded.hidden = !folded.hidden;
+        }
+        toggle.textContent = label(folded.hidden ? "Show" : "Hide");
+        toggle.setAttribute("aria-expanded", String(!folded.hidden));
+      });
+      toggle.dataset.count = String(earlier.length);
+      toggle.setAttribute("aria-expanded", "false");
+      box.append(toggle);
+    }
     return box;
   }
 
-  function evidenceItem(e) {
+  function evidenceItem(e, superseded = false) {
     const date = h("time", "date", e.date);
     date.dateTime = e.date;
     return h(
       "li",
-      "evidence-item",
+      "evidence-item" + (superseded ? " is-superseded" : ""),
       h(
         "div",
         "evidence-head",
+        superseded ? h("span", "superseded-mark", "superseded") : null,
         h("span", "kind", e.kind),
         e.topic ? h("span", "evidence-topic", e.topic) : null,
         e.arxiv ? arxivLink(e.arxiv) : null,
