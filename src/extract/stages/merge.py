@@ -304,13 +304,13 @@ class Merger:
         postings = self._postings.get(block)
         if not postings:
             return set()
-        # The rarest tokens that some claim of this block has (a token no claim has
-        # finds nothing and would waste a slot).
-        present = [t for t in sig.tokens if t in postings]
-        rare = sorted(present, key=lambda t: len(postings[t]))[:RARE_TOKENS]
+        # The postings of the rarest tokens that some claim of this block has (a token
+        # no claim has finds nothing and would waste a slot); ties in token order.
+        rare = sorted([p for p in map(postings.get, sig.tokens) if p is not None], key=len)[:RARE_TOKENS]
+        for c in sig.citations:
+            rare.append(postings.get("@" + c, []))
         found: set[int] = set()
-        for key in [*rare, *("@" + c for c in sig.citations)]:
-            posting = postings.get(key, ())
+        for posting in rare:
             if len(posting) <= COMMON_POSTINGS:
                 found.update(posting)
         return found
