@@ -15,7 +15,6 @@ import re
 import unicodedata
 from typing import Any
 
-
 # What `json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`
 # builds on every call, built once: ids are hashed for every imported line.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)

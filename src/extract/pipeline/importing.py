@@ -8,7 +8,7 @@ from typing import Any
 
 from extract.errors import InputError
 from extract.stages.importing import import_batches
-from extract.stages.merge import Merger
+from extract.stages.merge import Merger, no_cyclic_gc
 from extract.store import open_database
 from extract.store.claims import refresh_claims
 from extract.store.documents import (
@@ -49,19 +49,20 @@ def import_observations(path: Path, db_path: Path) -> ImportSummary:
         keys, arxiv = record_lookup(db)
         merger = Merger(db)
         touched: set[str] = set()
-        # Batch by batch, so memory holds one batch of observations (and the merge's
-        # claim signatures), however long the file.
-        for parsed in import_batches(path, summary.run_id, keys, arxiv):
-            fresh = unsaved_observations(db, parsed.observations)
-            saved = save_observations(db, merger.assign(fresh))
-            merger.persist()
-            link_to_run(db, summary.run_id, parsed.observations)
-            save_rejects(db, parsed.rejects)
-            summary.lines += parsed.lines
-            summary.observations += len(saved)
-            summary.duplicates += len(parsed.observations) - len(saved)
-            summary.rejects += len(parsed.rejects)
-            touched.update(o.claim_id for o in saved)
+        with no_cyclic_gc():
+            # Batch by batch, so memory holds one batch of observations (and the merge's
+            # claim signatures), however long the file.
+            for parsed in import_batches(path, summary.run_id, keys, arxiv):
+                fresh = unsaved_observations(db, parsed.observations)
+                saved = save_observations(db, merger.assign(fresh))
+                merger.persist()
+                link_to_run(db, summary.run_id, parsed.observations)
+                save_rejects(db, parsed.rejects)
+                summary.lines += parsed.lines
+                summary.observations += len(saved)
+                summary.duplicates += len(parsed.observations) - len(saved)
+                summary.rejects += len(parsed.rejects)
+                touched.update(o.claim_id for o in saved)
         summary.claims = refresh_claims(db, touched)
         finish_run(
             db,

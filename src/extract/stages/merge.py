@@ -185,10 +185,12 @@ class _Claim:
 
 
 @contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
+def no_cyclic_gc() -> Iterator[None]:
     """Placing observations allocates millions of small sets and lists and frees
     almost none: the cyclic collector's passes over them cost more than the merge
-    itself, and there are no cycles to find."""
+    itself, and there are no cycles to find. An import holds it over every batch: with
+    the merge's claims in memory, each pass of the collector over them (set off by
+    any allocation, e.g. building rows to store) costs more the more claims there are."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -386,7 +388,7 @@ class Merger:
         """Claim ids for observations, placed in document order so that the result
         does not depend on the order in which answers happened to arrive."""
         ordered = sorted(observations, key=lambda o: (o.doc_sha256 or "", o.char_start or 0, o.obs_id))
-        with _no_cyclic_gc():
+        with no_cyclic_gc():
             signatures = [signature(o.text, [c.value for c in o.citations]) for o in ordered]
             self._load(ordered, signatures)
             return [o.with_claim(self.place(o, sig)) for o, sig in zip(ordered, signatures, strict=True)]
