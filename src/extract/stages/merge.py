@@ -149,12 +149,15 @@ class Signature:
 def signature(text: str, citations: tuple[str, ...] | list[str] = ()) -> Signature:
     folded = unicodedata.normalize("NFKC", text).casefold()
     tokens = {w for w in _WORD.findall(folded) if w not in _STOP and len(w) > 1}
-    for run in _CJK_RUN.findall(folded):
+    # A pattern that needs a character the text lacks finds nothing: skip its search.
+    for run in () if folded.isascii() else _CJK_RUN.findall(folded):
         tokens.update(run[i : i + 2] for i in range(max(1, len(run) - 1)))
-    numbers = {sys.intern(n) for n in _NUMBER.findall(folded)}
-    cites = {c.casefold() for c in citations} | set(_ARXIV.findall(folded)) | set(_CITE_KEY.findall(folded))
+    numbers = set(map(sys.intern, _NUMBER.findall(folded)))
+    arxiv = set(_ARXIV.findall(folded)) if "." in folded else set()
+    keys = set(_CITE_KEY.findall(folded)) if "[" in folded else set()
+    cites = {c.casefold() for c in citations} | arxiv | keys
     # Claims repeat a small vocabulary: one string object per distinct token, not per use.
-    return Signature({sys.intern(t) for t in tokens} | numbers, numbers, cites)
+    return Signature(set(map(sys.intern, tokens)) | numbers, numbers, cites)
 
 
 @dataclass(slots=True)
@@ -260,7 +263,7 @@ class Merger:
         self._df.update(token_frequencies(self.db, sorted(unknown)))
         self._df_known |= unknown
         for claim_id, scope, topic, camp, toks, citations, numbers, n_obs in rows:
-            sig = Signature({sys.intern(t) for t in toks}, {sys.intern(n) for n in numbers}, set(citations))
+            sig = Signature(set(map(sys.intern, toks)), set(map(sys.intern, numbers)), set(citations))
             self._place_claim(_Claim(claim_id, scope, topic, camp, sig, n_obs))
 
     def _index(self, at: int, tokens: set[str], citations: set[str]) -> None:
@@ -393,9 +396,16 @@ class Merger:
             self._load(ordered, signatures)
             return [o.with_claim(self.place(o, sig)) for o, sig in zip(ordered, signatures, strict=True)]
 
-    def persist(self) -> None:
+    def changes(self) -> tuple[list[list[Any]], Counter[str]]:
+        """The `claim_index` rows of the claims changed since the last call and the new
+        token counts, for `save_index`: a snapshot, so that storing it can overlap with
+        placing the next batch."""
         dirty = [c for c in self.claims if c.dirty]
-        save_index(self.db, [c.row() for c in dirty], self._df_delta)
-        self._df_delta = Counter()
+        rows = [c.row() for c in dirty]
         for c in dirty:
             c.dirty = False
+        delta, self._df_delta = self._df_delta, Counter()
+        return rows, delta
+
+    def persist(self) -> None:
+        save_index(self.db, *self.changes())
