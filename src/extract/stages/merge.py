@@ -269,8 +269,8 @@ class Merger:
     def _index(self, at: int, tokens: set[str], citations: set[str]) -> None:
         claim = self.claims[at]
         postings = self._postings[block_of(claim.scope, claim.topic)]
-        for key in tokens:
-            postings[key].append(at)
+        for posting in map(postings.__getitem__, tokens):
+            posting.append(at)
         for c in citations:
             postings["@" + c].append(at)
 
