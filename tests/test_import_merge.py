@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 
+from extract.pipeline import importing
 from extract.stages.importing import import_batches
 
 from pipelines import PROJECT_ROOT, run_cli
@@ -180,3 +184,28 @@ def test_contested_claim_spawns_a_topic_and_hide_rule(isolated: Path) -> None:
         {"slug": "moe-landscape", "declared": True, "records": 0, "claims": 2, "report_runs": 1},
         {"slug": "capacity-vs-routing", "declared": False, "records": 0, "claims": 1, "report_runs": 0},
     ]
+
+
+def test_batches_stored_while_the_next_is_placed_count_duplicates_once(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A line repeated in the next batch is a duplicate even while its first batch is
+    still being stored, and small batches place as the same claims as one batch would."""
+    # Batches of two lines: the first line of the second batch repeats one of the first.
+    rows = [_obs(f"Claim number {i % 3} about routers and experts.", camp=CAMP) for i in range(12)]
+    path = _write(isolated / "repeats.jsonl", rows)
+    whole = importing.import_observations(path, isolated / "whole.duckdb")
+    monkeypatch.setattr(importing, "import_batches", functools.partial(import_batches, size=2))
+    save = importing.save_observations
+
+    def slow_save(db: Any, observations: Any) -> Any:
+        time.sleep(0.05)  # the next batch is placed before this one is stored
+        return save(db, observations)
+
+    monkeypatch.setattr(importing, "save_observations", slow_save)
+    small = importing.import_observations(path, isolated / "small.duckdb")
+    assert (small.lines, small.observations, small.duplicates) == (whole.lines, whole.observations, whole.duplicates)
+    assert (small.observations, small.duplicates) == (3, 9)
+    assert _claims_by_text(isolated / "small.duckdb") == _claims_by_text(isolated / "whole.duckdb")
+    with duckdb.connect(str(isolated / "small.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT sum(n_obs) FROM claim_index").fetchone() == (3,)

@@ -15,10 +15,14 @@ import re
 import unicodedata
 from typing import Any
 
+# What `json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`
+# builds on every call, built once: ids are hashed for every imported line.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
 
 def canonical_json(value: Any) -> str:
     """Sorted keys, compact separators, raw UTF-8: stable across runs and machines."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)
 
 
 def sha256_text(text: str) -> str:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from extract.config import Pipeline
 from extract.errors import InputError
+from extract.models import Observation
 from extract.pipeline.merging import configured_merger
-from extract.stages.importing import import_batches
-from extract.store import open_database
+from extract.stages.importing import ParsedImport, import_batches
+from extract.stages.merge import no_cyclic_gc
+from extract.store import Database, open_database
+from extract.store.claim_index import save_index
 from extract.store.claims import refresh_claims
 from extract.store.documents import (
     record_lookup,
@@ -53,20 +60,30 @@ def import_observations(path: Path, db_path: Path, pipeline: Pipeline | None = N
         start_run(db, summary.run_id, command="import", pipeline={"name": "import", "path": str(path)})
         keys, arxiv = record_lookup(db)
         touched: set[str] = set()
-        with configured_merger(db, pipeline) as (merger, arbiters):
-            # Batch by batch, so memory holds one batch of observations (and the merge's
-            # claim signatures), however long the file.
+        # Batch by batch, so memory holds one batch of observations (and the merge's
+        # claim signatures), however long the file. A batch is stored (on a second
+        # connection, in a thread: DuckDB works without Python's lock) while the next
+        # is read and placed; the writer is done before the connection closes.
+        with (
+            configured_merger(db, pipeline) as (merger, arbiters),
+            no_cyclic_gc(),
+            _cursor(db) as store,
+            ThreadPoolExecutor(1) as writer,
+        ):
+            storing: Future[list[Observation]] | None = None
+            previous = ParsedImport([], [], 0)
             for parsed in import_batches(path, summary.run_id, keys, arxiv):
-                fresh = unsaved_observations(db, parsed.observations)
-                saved = save_observations(db, merger.assign(fresh))
-                merger.persist()
-                link_to_run(db, summary.run_id, parsed.observations)
-                save_rejects(db, parsed.rejects)
-                summary.lines += parsed.lines
-                summary.observations += len(saved)
-                summary.duplicates += len(parsed.observations) - len(saved)
-                summary.rejects += len(parsed.rejects)
-                touched.update(o.claim_id for o in saved)
+                # The batch being stored may not be visible yet: its ids are not fresh.
+                in_flight = {o.obs_id for o in previous.observations} if storing else set()
+                fresh = [o for o in unsaved_observations(db, parsed.observations) if o.obs_id not in in_flight]
+                placed = merger.assign(fresh)
+                rows, delta = merger.changes()
+                if storing:
+                    _count(summary, previous, storing.result(), touched)
+                storing = writer.submit(_store, store, summary.run_id, parsed, placed, rows, delta)
+                previous = parsed
+            if storing:
+                _count(summary, previous, storing.result(), touched)
             summary.borderline_asked = arbiters.stats.asked
             summary.borderline_merged = arbiters.stats.merged
         summary.claims = refresh_claims(db, touched, pipeline.report.spawn_after if pipeline else 3)
@@ -78,6 +95,39 @@ def import_observations(path: Path, db_path: Path, pipeline: Pipeline | None = N
             skipped=[],
         )
     return summary
+
+
+def _store(
+    db: Database,
+    run_id: str,
+    parsed: ParsedImport,
+    placed: list[Observation],
+    rows: list[list[Any]],
+    delta: Counter[str],
+) -> list[Observation]:
+    saved = save_observations(db, placed)
+    save_index(db, rows, delta)
+    link_to_run(db, run_id, parsed.observations)
+    save_rejects(db, parsed.rejects)
+    return saved
+
+
+def _count(summary: ImportSummary, parsed: ParsedImport, saved: list[Observation], touched: set[str]) -> None:
+    summary.lines += parsed.lines
+    summary.observations += len(saved)
+    summary.duplicates += len(parsed.observations) - len(saved)
+    summary.rejects += len(parsed.rejects)
+    touched.update(o.claim_id for o in saved)
+
+
+@contextmanager
+def _cursor(db: Database) -> Iterator[Database]:
+    """A second connection to the same database, for another thread."""
+    other = Database(path=db.path, con=db.con.cursor())
+    try:
+        yield other
+    finally:
+        other.close()
 
 
 def _has_a_line(path: Path) -> bool:

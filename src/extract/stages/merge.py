@@ -151,12 +151,15 @@ class Signature:
 def signature(text: str, citations: tuple[str, ...] | list[str] = ()) -> Signature:
     folded = unicodedata.normalize("NFKC", text).casefold()
     tokens = {w for w in _WORD.findall(folded) if w not in _STOP and len(w) > 1}
-    for run in _CJK_RUN.findall(folded):
+    # A pattern that needs a character the text lacks finds nothing: skip its search.
+    for run in () if folded.isascii() else _CJK_RUN.findall(folded):
         tokens.update(run[i : i + 2] for i in range(max(1, len(run) - 1)))
-    numbers = {sys.intern(n) for n in _NUMBER.findall(folded)}
-    cites = {c.casefold() for c in citations} | set(_ARXIV.findall(folded)) | set(_CITE_KEY.findall(folded))
+    numbers = set(map(sys.intern, _NUMBER.findall(folded)))
+    arxiv = set(_ARXIV.findall(folded)) if "." in folded else set()
+    keys = set(_CITE_KEY.findall(folded)) if "[" in folded else set()
+    cites = {c.casefold() for c in citations} | arxiv | keys
     # Claims repeat a small vocabulary: one string object per distinct token, not per use.
-    return Signature({sys.intern(t) for t in tokens} | numbers, numbers, cites)
+    return Signature(set(map(sys.intern, tokens)) | numbers, numbers, cites)
 
 
 @dataclass(slots=True)
@@ -188,10 +191,12 @@ class _Claim:
 
 
 @contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
+def no_cyclic_gc() -> Iterator[None]:
     """Placing observations allocates millions of small sets and lists and frees
     almost none: the cyclic collector's passes over them cost more than the merge
-    itself, and there are no cycles to find."""
+    itself, and there are no cycles to find. An import holds it over every batch: with
+    the merge's claims in memory, each pass of the collector over them (set off by
+    any allocation, e.g. building rows to store) costs more the more claims there are."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -266,14 +271,14 @@ class Merger:
         self._df.update(token_frequencies(self.db, sorted(unknown)))
         self._df_known |= unknown
         for claim_id, scope, topic, camp, toks, citations, numbers, n_obs in rows:
-            sig = Signature({sys.intern(t) for t in toks}, {sys.intern(n) for n in numbers}, set(citations))
+            sig = Signature(set(map(sys.intern, toks)), set(map(sys.intern, numbers)), set(citations))
             self._place_claim(_Claim(claim_id, scope, topic, camp, sig, n_obs))
 
     def _index(self, at: int, tokens: set[str], citations: set[str]) -> None:
         claim = self.claims[at]
         postings = self._postings[block_of(claim.scope, claim.topic)]
-        for key in tokens:
-            postings[key].append(at)
+        for posting in map(postings.__getitem__, tokens):
+            posting.append(at)
         for c in citations:
             postings["@" + c].append(at)
 
@@ -312,13 +317,13 @@ class Merger:
         postings = self._postings.get(block)
         if not postings:
             return set()
-        # The rarest tokens that some claim of this block has (a token no claim has
-        # finds nothing and would waste a slot).
-        present = [t for t in sig.tokens if t in postings]
-        rare = sorted(present, key=lambda t: len(postings[t]))[:RARE_TOKENS]
+        # The postings of the rarest tokens that some claim of this block has (a token
+        # no claim has finds nothing and would waste a slot); ties in token order.
+        rare = sorted([p for p in map(postings.get, sig.tokens) if p is not None], key=len)[:RARE_TOKENS]
+        for c in sig.citations:
+            rare.append(postings.get("@" + c, []))
         found: set[int] = set()
-        for key in [*rare, *("@" + c for c in sig.citations)]:
-            posting = postings.get(key, ())
+        for posting in rare:
             if len(posting) <= COMMON_POSTINGS:
                 found.update(posting)
         return found
@@ -416,14 +421,21 @@ class Merger:
         """Claim ids for observations, placed in document order so that the result
         does not depend on the order in which answers happened to arrive."""
         ordered = sorted(observations, key=lambda o: (o.doc_sha256 or "", o.char_start or 0, o.obs_id))
-        with _no_cyclic_gc():
+        with no_cyclic_gc():
             signatures = [signature(o.text, [c.value for c in o.citations]) for o in ordered]
             self._load(ordered, signatures)
             return [o.with_claim(*self.place(o, sig)) for o, sig in zip(ordered, signatures, strict=True)]
 
-    def persist(self) -> None:
+    def changes(self) -> tuple[list[list[Any]], Counter[str]]:
+        """The `claim_index` rows of the claims changed since the last call and the new
+        token counts, for `save_index`: a snapshot, so that storing it can overlap with
+        placing the next batch."""
         dirty = [c for c in self.claims if c.dirty]
-        save_index(self.db, [c.row() for c in dirty], self._df_delta)
-        self._df_delta = Counter()
+        rows = [c.row() for c in dirty]
         for c in dirty:
             c.dirty = False
+        delta, self._df_delta = self._df_delta, Counter()
+        return rows, delta
+
+    def persist(self) -> None:
+        save_index(self.db, *self.changes())

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -54,7 +51,7 @@ def insert_rows(
     con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...], rows: list[list[Any]], suffix: str = ""
 ) -> None:
     """Multi-row INSERTs: DuckDB's executemany runs one statement per row, which is slow;
-    large batches go through a temporary JSONL file that DuckDB reads in bulk."""
+    large batches go through DuckDB's appender."""
     if not rows:
         return
     if len(rows) >= _BULK_ROWS:
@@ -70,32 +67,20 @@ def insert_rows(
 def _bulk_insert(
     con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...], rows: list[list[Any]], suffix: str
 ) -> None:
-    types = dict(
-        con.execute(
-            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?", [table]
-        ).fetchall()
-    )
-    spec = "{" + ", ".join(f"'{c}': '{types[c]}'" for c in columns) + "}"
-    # One dumps call over the whole batch keeps the encoding in C (a call per row costs
-    # more than DuckDB's read of the file).
-    records = [dict(zip(columns, row, strict=True)) for row in rows]
-    with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8", delete=False) as fh:
-        fh.write(json.dumps(records, ensure_ascii=False, default=_jsonable, check_circular=False))
-        name = fh.name
-    try:
-        con.execute(
-            f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)}"
-            f" FROM read_json(?, format = 'array', columns = {spec}){suffix}",
-            [name],
-        )
-    finally:
-        os.unlink(name)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"cannot store {type(value).__name__}")
+    """DuckDB's appender converts each value as a query parameter would be (like the
+    small batches above) and writes the batch in one statement. With a suffix (ON
+    CONFLICT ...), the rows go to a temporary table of the same column types first."""
+    if not suffix:
+        with con.appender(table, columns=list(columns)) as appender:
+            appender.append_rows(rows)
+        return
+    listed = ", ".join(columns)
+    staging = f"_bulk_{table}"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {staging} AS SELECT {listed} FROM {table} LIMIT 0")
+    with con.appender(staging) as appender:
+        appender.append_rows(rows)
+    con.execute(f"INSERT INTO {table} ({listed}) SELECT {listed} FROM {staging}{suffix}")
+    con.execute(f"DROP TABLE {staging}")
 
 
 def now() -> datetime:
