@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import random
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -209,3 +213,56 @@ def test_batches_stored_while_the_next_is_placed_count_duplicates_once(
     assert _claims_by_text(isolated / "small.duckdb") == _claims_by_text(isolated / "whole.duckdb")
     with duckdb.connect(str(isolated / "small.duckdb"), read_only=True) as con:
         assert con.execute("SELECT sum(n_obs) FROM claim_index").fetchone() == (3,)
+
+
+def _paraphrases(n: int, seed: int) -> list[dict[str, Any]]:
+    """Rewordings (dropped and added words) of a few base claims, triage and report."""
+    rng = random.Random(seed)
+    words = [f"w{i}" for i in range(400)]
+    bases = [rng.sample(words, 14) for _ in range(n // 6)]
+    rows = []
+    for i in range(n):
+        k = rng.randrange(len(bases))
+        said = [w for w in bases[k] if rng.random() > 0.25] + rng.sample(words, rng.randint(0, 3))
+        report = rng.random() < 0.5
+        rows.append(
+            _obs(
+                " ".join(said) + f" by {k % 7 + 2}%",
+                kind="topic_report" if report else "ref_triage",
+                field_path="report.headline_claims" if report else None,
+                topic=f"t{rng.randrange(3)}",
+                source=f"p{i}",
+            )
+        )
+    return rows
+
+
+def test_placement_does_not_depend_on_the_process_string_hash_seed(isolated: Path) -> None:
+    """Sets iterate in an order that differs between processes: the merge must not."""
+    rows = _write(isolated / "obs.jsonl", _paraphrases(3000, seed=11))
+    placed = []
+    for seed in ("1", "2"):
+        db = isolated / f"seed{seed}.duckdb"
+        subprocess.run(
+            [sys.executable, "-m", "extract", "import", str(rows), "--db", str(db)],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            check=True,
+            capture_output=True,
+        )
+        with duckdb.connect(str(db), read_only=True) as con:
+            placed.append(con.execute("SELECT source, claim_id FROM observations ORDER BY source").fetchall())
+    assert len({claim for _, claim in placed[0]}) < 2000  # rewordings merged
+    assert placed[0] == placed[1]
+
+
+def test_a_claims_text_and_domain_do_not_depend_on_ties(isolated: Path) -> None:
+    """Imported rows share one timestamp and two domains are seen once each: the first
+    observation by id gives the text, and the tie between domains goes to the first."""
+    said = [A1 + " (data view)", A1 + " (arch view)", A1]
+    rows = [_obs(text, camp=CAMP, domain=domain) for text, domain in zip(said, ["data", "arch", None], strict=True)]
+    run_cli("import", str(_write(isolated / "obs.jsonl", rows)))
+    with duckdb.connect(str(isolated / "claims.duckdb"), read_only=True) as con:
+        first = con.execute("SELECT text FROM observations ORDER BY created_at, obs_id LIMIT 1").fetchone()
+        claims = con.execute("SELECT text, domain, n_obs FROM claims").fetchall()
+    assert first is not None
+    assert claims == [(first[0], "arch", 3)]

@@ -309,7 +309,7 @@ class Merger:
         # IDF drifts slowly as claims accumulate: a weight is recomputed when its
         # tokens change or the claim count has grown by a tenth since.
         if claim.weighed_at < 0 or self._n_claims > claim.weighed_at * 1.1 + 10:
-            claim.weight = sum(self._idfs(claim.sig.tokens).values())
+            claim.weight = math.fsum(self._idfs(claim.sig.tokens).values())
             claim.weighed_at = self._n_claims
         return claim.weight
 
@@ -318,8 +318,9 @@ class Merger:
         if not postings:
             return set()
         # The postings of the rarest tokens that some claim of this block has (a token
-        # no claim has finds nothing and would waste a slot); ties in token order.
-        rare = sorted([p for p in map(postings.get, sig.tokens) if p is not None], key=len)[:RARE_TOKENS]
+        # no claim has finds nothing and would waste a slot); ties in token order, not
+        # in the set's, which differs between processes (string hashes are salted).
+        rare = sorted([p for p in map(postings.get, sorted(sig.tokens)) if p is not None], key=len)[:RARE_TOKENS]
         for c in sig.citations:
             rare.append(postings.get("@" + c, []))
         found: set[int] = set()
@@ -331,7 +332,7 @@ class Merger:
     def _score(self, sig: Signature, idf: dict[str, float], weight: float, claim: _Claim, camps: float | None) -> float:
         """`camps`: how much the two camp labels overlap, None unless both have one."""
         score = 0.0
-        shared = sum(map(idf.__getitem__, sig.tokens & claim.sig.tokens))
+        shared = math.fsum(map(idf.__getitem__, sig.tokens & claim.sig.tokens))
         if shared:
             other = self._weight(claim)
             score = 0.5 * shared / min(weight, other) + 0.5 * shared / (weight + other - shared)
@@ -362,7 +363,8 @@ class Merger:
         scope = scope_of(o.job, o.field_path)
         block = block_of(scope, o.topic)
         idf = self._idfs(sig.tokens)
-        weight = sum(idf.values())
+        # fsum: a correctly rounded sum does not depend on the set's iteration order.
+        weight = math.fsum(idf.values())
         camp = _camp_tokens(o.camp) if o.camp else None
         best: _Claim | None = None
         best_score = self.threshold
@@ -396,7 +398,7 @@ class Merger:
         if added:
             best.sig.tokens |= added
             if best.weighed_at >= 0:
-                best.weight += sum(idf[t] for t in added)
+                best.weight += math.fsum(idf[t] for t in added)
             self._count(added)
         best.sig.citations |= new_cites
         best.sig.numbers |= sig.numbers & added

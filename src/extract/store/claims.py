@@ -1,9 +1,9 @@
 """The `claims` table: canonical claims, each an aggregate of its observations.
 
 A claim's row is recomputed from its observations whenever one is added:
-text from the first observation, stance by majority (a tie is `contested`:
-someone disputes it), the most frequent domain, and the union of tags, topics
-and citations.
+text from the first observation (by time, then id), stance by majority (a tie is
+`contested`: someone disputes it), the most frequent domain (a tie to the first
+alphabetically), and the union of tags, topics and citations.
 """
 
 from __future__ import annotations
@@ -39,11 +39,18 @@ def refresh_claims(db: Database, claim_ids: Iterable[str], spawn_after: int = 3)
     db.con.execute(
         """
         INSERT OR REPLACE INTO claims
+        WITH domains AS (
+            -- The most frequent domain, ties to the first in order (mode() picks any).
+            SELECT claim_id, first(domain ORDER BY n DESC, domain) AS domain
+            FROM (SELECT claim_id, domain, count(*) AS n FROM observations JOIN _touched USING (claim_id)
+                  WHERE domain IS NOT NULL GROUP BY claim_id, domain)
+            GROUP BY claim_id
+        )
         SELECT o.claim_id,
-               arg_min(o.text, o.created_at),
+               first(o.text ORDER BY o.created_at, o.obs_id),
                CASE WHEN count_if(o.stance = 'consensus') > count_if(o.stance = 'contested')
                     THEN 'consensus' ELSE 'contested' END,
-               mode(o.domain),
+               any_value(d.domain),
                list_sort(list_distinct(flatten(list(o.tags)))),
                coalesce(list_sort(list_distinct(list(o.topic) FILTER (WHERE o.topic IS NOT NULL))), []),
                list_sort(list_distinct(flatten(list(o.citations)))),
@@ -51,7 +58,7 @@ def refresh_claims(db: Database, claim_ids: Iterable[str], spawn_after: int = 3)
                min(o.created_at),
                max(o.created_at),
                NULL
-        FROM observations o JOIN _touched t USING (claim_id)
+        FROM observations o JOIN _touched t USING (claim_id) LEFT JOIN domains d ON d.claim_id = o.claim_id
         GROUP BY o.claim_id
         """
     )
