@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from extract.store.db import Database
-from extract.store.observations import EVIDENCE_COLUMNS
 
+EVIDENCE_COLUMNS = ("claim_id", "job", "topic", "field_path", "camp", "model", "created_at", "quote", "citations")
 COLUMNS = (*EVIDENCE_COLUMNS, "current")
 
 

@@ -123,23 +123,3 @@ def observations_of_claim(db: Database, claim_id: str) -> list[dict[str, Any]]:
     )
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
-
-
-EVIDENCE_COLUMNS = ("claim_id", "job", "topic", "field_path", "camp", "model", "created_at", "quote", "citations")
-
-
-def evidence_of_claims(db: Database, claim_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """The observations of these claims as evidence (what each said, where and by which model),
-    oldest first, grouped by claim."""
-    cur = db.con.execute(
-        f"SELECT {', '.join('o.' + c for c in EVIDENCE_COLUMNS)} FROM observations o"
-        " JOIN (SELECT unnest(?::VARCHAR[]) AS claim_id) wanted USING (claim_id)"
-        " ORDER BY o.claim_id, o.created_at, o.obs_id",
-        [claim_ids],
-    )
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    while batch := cur.fetchmany(5000):
-        for row in batch:
-            item = dict(zip(EVIDENCE_COLUMNS, row, strict=True))
-            grouped.setdefault(item["claim_id"], []).append(item)
-    return grouped
