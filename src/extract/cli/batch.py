@@ -16,7 +16,13 @@ PIPELINE_ARG = click.argument("pipeline_file", metavar="PIPELINE.toml", type=cli
 
 @click.group()
 def batch() -> None:
-    """Batch API jobs started by `extract run --batch`."""
+    """Batch API jobs started by `extract run --batch`.
+
+    \b
+    Examples:
+      extract batch status pipelines/papers.toml
+      extract batch collect pipelines/papers.toml
+    """
 
 
 @batch.command()

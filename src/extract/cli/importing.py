@@ -31,7 +31,7 @@ def import_(observations_file: Path, pipeline_file: Path | None, db: Path | None
     run_label. A bad line is rejected with its reason (exit code 1); importing
     the same file twice adds nothing.
 
-    \\b
+    \b
     Examples:
       extract import corpus.jsonl
       extract export observations --format jsonl --db a.duckdb > obs.jsonl
