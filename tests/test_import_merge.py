@@ -17,6 +17,10 @@ import pytest
 
 from extract.pipeline import importing
 from extract.stages.importing import import_batches
+from extract.stages.merge import Merger, Signature, _Claim
+from extract.store import open_database
+from extract.store.claim_index import INDEX_COLUMNS, claim_ids
+from extract.store.documents import record_lookup
 
 from pipelines import PROJECT_ROOT, run_cli
 
@@ -266,3 +270,60 @@ def test_a_claims_text_and_domain_do_not_depend_on_ties(isolated: Path) -> None:
         claims = con.execute("SELECT text, domain, n_obs FROM claims").fetchall()
     assert first is not None
     assert claims == [(first[0], "arch", 3)]
+
+
+class _Recording(Merger):
+    """A merger that records each observation's candidates (claim ids) as it places it."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.seen: list[set[str]] = []
+
+    def _candidates(self, sig: Signature, block: tuple[str, str | None]) -> set[int]:
+        found = super()._candidates(sig, block)
+        self.seen.append({self.claims[at].claim_id for at in found})
+        return found
+
+
+class _FullLoad(_Recording):
+    """Reads every stored claim first and then ranks tokens by its postings: what the
+    lazy loading must reproduce."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        rows = self.db.con.execute(f"SELECT {', '.join(INDEX_COLUMNS)} FROM claim_index ORDER BY claim_id").fetchall()
+        self._stored = False
+        self._read([], [Signature(set(r[4]), set(), set()) for r in rows])
+        for claim_id, scope, topic, camp, tokens, citations, numbers, n_obs in rows:
+            self._place_claim(
+                _Claim(claim_id, scope, topic, camp, Signature(set(tokens), set(numbers), set(citations)), n_obs)
+            )
+
+
+def test_an_incremental_merge_reads_every_claim_a_full_load_would_make_a_candidate(isolated: Path) -> None:
+    """A merger holding only some stored claims gives every observation the candidates
+    (so the claims) of one holding them all, without reading claims while placing."""
+    rows = _paraphrases(4000, seed=5)
+    for i, row in enumerate(rows):
+        if i % 5 == 0:
+            row["citations"] = [f"10.1000/x{i % 13}"]
+    _write(isolated / "base.jsonl", rows[:2500])
+    more = _write(isolated / "more.jsonl", rows[2500:])
+    db_path = isolated / "claims.duckdb"
+    importing.import_observations(isolated / "base.jsonl", db_path)
+    with open_database(db_path) as db:
+        keys, arxiv = record_lookup(db)
+        observations = [
+            o for batch in import_batches(more, "r-test", keys, arxiv, size=500) for o in batch.observations
+        ]
+        lazy, full = _Recording(db), _FullLoad(db)
+        held = []
+        for at in range(0, len(observations), 500):
+            batch = observations[at : at + 500]
+            assert [o.claim_id for o in lazy.assign(batch)] == [o.claim_id for o in full.assign(batch)]
+            held.append(len(lazy.claims) < len(full.claims))
+        stored = set(claim_ids(db))
+    assert lazy.seen == full.seen
+    assert lazy.late_reads == 0
+    assert held[0]  # it did not simply read everything
+    assert any(seen & stored for seen in lazy.seen)  # stored claims were candidates

@@ -26,7 +26,7 @@ import re
 import sys
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -37,7 +37,14 @@ from extract.models import Observation
 from extract.stages.arbiter import Arbiter
 from extract.store import Database
 from extract.store.arbiters import claim_text
-from extract.store.claim_index import claim_ids, load_candidates, save_index, token_frequencies
+from extract.store.claim_index import (
+    claim_ids,
+    count_claims,
+    load_candidates,
+    postings_generation,
+    save_index,
+    token_frequencies,
+)
 
 THRESHOLD = 0.65
 CAMP_WEIGHT = 0.3
@@ -176,6 +183,10 @@ class _Claim:
     weighed_at: int = -1
     at: int = -1  # position in Merger.claims, which postings refer to
     text: str | None = None  # kept only where an arbiter may need it
+    # Never saved yet (every key is new to `claim_postings`), else the keys (tokens,
+    # "@" + citations) it gained since it was last saved.
+    fresh: bool = False
+    gained: list[str] | None = None
 
     def row(self) -> list[Any]:
         return [
@@ -187,6 +198,7 @@ class _Claim:
             sorted(self.sig.citations),
             sorted(self.sig.numbers),
             self.n_obs,
+            None if self.fresh else (self.gained or []),
         ]
 
 
@@ -206,6 +218,19 @@ def no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
+def _keys(sig: Signature) -> list[str]:
+    """A signature's keys in the postings: its tokens, and "@" + each citation."""
+    return [*sig.tokens, *("@" + c for c in sig.citations)]
+
+
+def _first(pair: tuple[int, str]) -> int:
+    return pair[0]
+
+
+def _key_order(key: tuple[str, str | None, str]) -> tuple[str, str, str]:
+    return key[0], key[1] or "", key[2]
+
+
 def block_of(scope: str, topic: str | None) -> tuple[str, str | None]:
     """Claims are only ever compared within a block: triage claims across topics,
     report statements within their topic and field path."""
@@ -216,10 +241,11 @@ def block_of(scope: str, topic: str | None) -> tuple[str, str | None]:
 class Merger:
     """Assigns claim ids to new observations against every claim stored so far.
 
-    Only the stored claims that share a token or citation with a new observation in
-    its block are read from `claim_index`, with the stored document frequencies of
-    the tokens involved, so an incremental merge costs what it touches, not what the
-    database holds.
+    Only the stored claims an observation could be compared with are read from
+    `claim_index`: those carrying one of its rarest tokens or one of its citations in
+    its block, rarity counted over every claim (`claim_postings` as of the merger's
+    start, plus what the merger added since), so an incremental merge costs what it
+    touches, not what the database holds, and places as a merge holding every claim.
     """
 
     db: Database
@@ -237,12 +263,18 @@ class Merger:
         # Claims stored before this merger began are the only ones it may have to read:
         # those it makes itself stay in memory.
         self._stored = bool(self._ids)
-        # Which keys (tokens, "@citation") of each block have been looked up in the
-        # database, and which claims are in memory: a claim is read once, and every
-        # stored claim that shares a key with a new observation of its block is read
-        # before that observation is placed, so placement is what a full load gives.
-        self._fetched: dict[tuple[str, str | None], set[str]] = defaultdict(set)
+        # The stored claims are those of `claim_postings` up to this save: later ones
+        # are this merger's own, which it holds in memory.
+        self._gen = postings_generation(self.db) if self._stored else -1
+        # With stored claims: per block, how many claims carry each key (tokens,
+        # "@citation") of the observations seen so far, stored ones included, and the
+        # keys whose stored claims are all in memory (their postings are complete).
+        # A claim is read once.
+        self._counts: dict[tuple[str, str | None], dict[str, int]] = defaultdict(dict)
+        self._complete: dict[tuple[str, str | None], set[str]] = defaultdict(set)
         self._in_memory: set[str] = set()
+        # Keys read while placing, not before (the bound in `_load` should leave none).
+        self.late_reads = 0
         # Postings per block, then per token (and "@citation"), so candidates are
         # compatible by construction.
         self._postings: dict[tuple[str, str | None], dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
@@ -251,17 +283,54 @@ class Merger:
         self._df_delta: Counter[str] = Counter()
 
     def _load(self, observations: list[Observation], signatures: list[Signature]) -> None:
-        """Read the stored claims that share a token or citation with these
-        observations in their block, and the document frequencies of every token
-        they and those claims carry."""
-        wanted: list[tuple[str, str | None, str]] = []
-        for o, sig in zip(observations, signatures, strict=True) if self._stored else ():
-            block = block_of(scope_of(o.job, o.field_path), o.topic)
-            fetched = self._fetched[block]
-            for key in (sig.tokens | {"@" + c for c in sig.citations}) - fetched:
-                wanted.append((block[0], block[1], key))
-                fetched.add(key)
-        rows = [r for r in load_candidates(self.db, wanted) if r[0] not in self._in_memory] if wanted else []
+        """Count the stored claims carrying each key of these observations in their
+        block, and read those any observation could have as a candidate: the claims
+        of each key that may be among its rarest when it is placed (counts only grow
+        while a batch is placed, by at most one for each observation placed before it
+        that carries the key), and of its citations. Then the document frequencies of their tokens."""
+        if not self._stored:
+            self._read([], signatures)
+            return
+        blocks = [block_of(scope_of(o.job, o.field_path), o.topic) for o in observations]
+        uncounted: list[tuple[str, str | None, str]] = []
+        for block, sig in zip(blocks, signatures, strict=True):
+            counts = self._counts[block]
+            for key in _keys(sig):
+                if key not in counts:
+                    counts[key] = 0
+                    uncounted.append((block[0], block[1], key))
+        stored = count_claims(self.db, uncounted, self._gen)
+        for scope, topic, key in uncounted:
+            n = stored.get((scope, topic, key), 0)
+            self._counts[(scope, topic)][key] = n
+            if not n:
+                self._complete[(scope, topic)].add(key)
+        wanted: set[tuple[str, str | None, str]] = set()
+        # Observations are placed in this order: only those before one can add to the
+        # counts of its tokens, each at most one claim per token.
+        before: dict[tuple[str, str | None], Counter[str]] = defaultdict(Counter)
+        for block, sig in zip(blocks, signatures, strict=True):
+            counts, complete, more = self._counts[block], self._complete[block], before[block]
+            for c in sig.citations:
+                key = "@" + c
+                if key not in complete and counts[key] <= COMMON_POSTINGS:
+                    wanted.add((block[0], block[1], key))
+            # A token may be among the rarest unless RARE_TOKENS others surely rank
+            # before it: their most when it is placed ranks before its least (now).
+            present = sorted((counts[t] + more[t], t) for t in sig.tokens if counts[t])
+            bound = present[RARE_TOKENS - 1] if len(present) >= RARE_TOKENS else None
+            for t in sig.tokens:
+                if t not in complete and counts[t] <= COMMON_POSTINGS and (bound is None or (counts[t], t) <= bound):
+                    wanted.add((block[0], block[1], t))
+            more.update(sig.tokens)
+        self._read(sorted(wanted, key=_key_order), signatures)
+
+    def _read(self, keys: list[tuple[str, str | None, str]], signatures: Iterable[Signature]) -> None:
+        """Read the stored claims carrying these keys (not yet in memory), and the
+        document frequencies of the tokens of these signatures and those claims."""
+        rows = [r for r in load_candidates(self.db, keys, self._gen) if r[0] not in self._in_memory] if keys else []
+        for scope, topic, key in keys:
+            self._complete[(scope, topic)].add(key)
         tokens: set[str] = set()
         for sig in signatures:
             tokens |= sig.tokens
@@ -293,7 +362,17 @@ class Merger:
         self._ids.add(claim.claim_id)
         self._n_claims += 1
         self._count(claim.sig.tokens)
+        claim.fresh = True
+        if self._stored:
+            self._carry(block_of(claim.scope, claim.topic), _keys(claim.sig))
         return self._place_claim(claim)
+
+    def _carry(self, block: tuple[str, str | None], keys: Iterable[str]) -> None:
+        """One more claim of the block carries each of these keys (all counted: they
+        come from observations `_load` has seen)."""
+        counts = self._counts[block]
+        for key in keys:
+            counts[key] += 1
 
     def _count(self, tokens: set[str]) -> None:
         self._df.update(tokens)
@@ -314,6 +393,8 @@ class Merger:
         return claim.weight
 
     def _candidates(self, sig: Signature, block: tuple[str, str | None]) -> set[int]:
+        if self._stored:
+            return self._counted_candidates(sig, block)
         postings = self._postings.get(block)
         if not postings:
             return set()
@@ -327,6 +408,25 @@ class Merger:
         for posting in rare:
             if len(posting) <= COMMON_POSTINGS:
                 found.update(posting)
+        return found
+
+    def _counted_candidates(self, sig: Signature, block: tuple[str, str | None]) -> set[int]:
+        """`_candidates` with stored claims, only some of them in memory: rarity by the
+        counts over every claim, and the claims of the keys chosen read if need be, so
+        the candidates are those of a merger holding every claim."""
+        counts = self._counts[block]
+        ranked = sorted([(n, t) for t in sorted(sig.tokens) if (n := counts[t])], key=_first)[:RARE_TOKENS]
+        keys = [t for n, t in ranked if n <= COMMON_POSTINGS]
+        keys += [k for k in ("@" + c for c in sig.citations) if 0 < counts[k] <= COMMON_POSTINGS]
+        complete = self._complete[block]
+        late = [(block[0], block[1], k) for k in keys if k not in complete]
+        if late:
+            self.late_reads += len(late)
+            self._read(late, ())
+        postings = self._postings[block]
+        found: set[int] = set()
+        for key in keys:
+            found.update(postings[key])
         return found
 
     def _score(self, sig: Signature, idf: dict[str, float], weight: float, claim: _Claim, camps: float | None) -> float:
@@ -404,6 +504,12 @@ class Merger:
         best.sig.numbers |= sig.numbers & added
         best.camp = best.camp or o.camp
         self._index(best.at, added, new_cites)
+        if (added or new_cites) and (self._stored or not best.fresh):
+            gained = [*added, *("@" + c for c in new_cites)]
+            if self._stored:
+                self._carry(block, gained)
+            if not best.fresh:
+                best.gained = gained if best.gained is None else best.gained + gained
         return best.claim_id, basis
 
     def _arbitrate(self, text: str, borderline: list[tuple[float, str, _Claim]]) -> tuple[_Claim | None, str | None]:
@@ -436,6 +542,8 @@ class Merger:
         rows = [c.row() for c in dirty]
         for c in dirty:
             c.dirty = False
+            c.fresh = False
+            c.gained = None
         delta, self._df_delta = self._df_delta, Counter()
         return rows, delta
 

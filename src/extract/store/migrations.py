@@ -334,6 +334,45 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "010_claim_postings",
+        """
+        -- Which claims of a block carry each token (and "@" + citation): an incremental
+        -- merge counts the claims of each token it meets and reads only the claims of
+        -- the rarest ones, not every claim sharing a word with a new observation.
+        -- Blocks and keys are numbered so that lookups join integers. Rows are only
+        -- ever added (a claim's signature only grows); `gen` numbers the save that
+        -- added them, so a merge can read the postings as they were when it began.
+        CREATE TABLE claim_blocks (
+            scope VARCHAR NOT NULL,
+            topic VARCHAR,                    -- null for triage: its block spans topics
+            id INTEGER NOT NULL
+        );
+        CREATE TABLE claim_keys (
+            key VARCHAR PRIMARY KEY,
+            id INTEGER NOT NULL
+        );
+        CREATE TABLE claim_postings (
+            block INTEGER NOT NULL,
+            key INTEGER NOT NULL,
+            claim_id VARCHAR NOT NULL,
+            gen INTEGER NOT NULL
+        );
+        CREATE TEMP TABLE _post AS
+        SELECT claim_id, scope, CASE WHEN scope = 'triage' THEN NULL ELSE topic END AS topic,
+               unnest(list_concat(tokens, list_transform(citations, lambda c: '@' || c))) AS key
+        FROM claim_index;
+        INSERT INTO claim_blocks
+        SELECT scope, topic, row_number() OVER (ORDER BY scope, topic) FROM (SELECT DISTINCT scope, topic FROM _post);
+        INSERT INTO claim_keys
+        SELECT key, row_number() OVER (ORDER BY key) FROM (SELECT DISTINCT key FROM _post);
+        INSERT INTO claim_postings
+        SELECT b.id, k.id, p.claim_id, 0 FROM _post p
+        JOIN claim_blocks b ON b.scope = p.scope AND b.topic IS NOT DISTINCT FROM p.topic
+        JOIN claim_keys k ON k.key = p.key;
+        DROP TABLE _post;
+        """,
+    ),
 ]
 
 
