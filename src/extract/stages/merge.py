@@ -10,7 +10,8 @@ position's stance and counter never mix), the same topic for report statements,
 and no two clearly different camp labels. The score is an IDF-weighted blend of containment and
 Jaccard overlap of the two token sets (words, numbers, CJK bigrams), plus a bonus
 for a shared citation (given, an arXiv id, or a `[Key2024Name]` key in the text)
-and a penalty for numbers that disagree.
+and a penalty for numbers that disagree. A candidate scoring just under the threshold
+("borderline") can be put to an arbiter (an embedder, the model: `stages/arbiter.py`).
 
 Claim ids are fixed when a claim is created and never change: `c-` + the first
 10 hex digits of sha256(canonical JSON [normalised text of its first observation,
