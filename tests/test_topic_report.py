@@ -273,3 +273,45 @@ def test_the_progress_bar_ends_at_its_total_with_the_runs_calls(isolated: Path) 
         assert summary.report_statements > 0 and summary.calls > summary.chunks  # the reports made calls
         assert (task.completed, task.total) == (summary.chunks + reports, summary.chunks + reports)
         assert task.fields["info"].startswith(f"calls {summary.calls} cached {summary.cached} ")
+
+
+def test_a_plain_run_after_a_fresh_topic_rerun_counts_each_claim_once(isolated: Path) -> None:
+    """One chunk states a claim of each topic. `run --topic kernels --fresh` asks it again
+    and keeps only the kernels claim; the next plain run replays that newer answer, and
+    its data claim then replaces the older answer's rather than standing beside it."""
+    dumps = isolated / "dumps"
+    dumps.mkdir()
+    (dumps / "a.md").write_text(
+        "## Both\nThe fused kernel gives a 2x speedup on GPUs. Filtered web data beats curated corpora.\n",
+        encoding="utf-8",
+    )
+    topics = '[[topics]]\nslug = "kernels"\nkeywords = ["kernel"]\n\n[[topics]]\nslug = "data"\nkeywords = ["zzz"]\n'
+
+    def answer(request: dict[str, Any]) -> str:
+        if request["response_format"]["json_schema"]["name"] == "topic_report":
+            return json.dumps({"headline_claims": [], "positions": []})
+        said = {"stance": "consensus", "domain": "data", "tags": ["T"], "citations": []}
+        kernel = "The fused kernel gives a 2x speedup on GPUs."
+        data = "Filtered web data beats curated corpora."
+        claims = [
+            {**said, "text": kernel, "quote": kernel, "topic": "kernels"},
+            {**said, "text": data, "quote": data, "topic": "data"},
+        ]
+        return json.dumps({"claims": claims})
+
+    def current(topic: str) -> list[tuple[Any, ...]]:
+        with duckdb.connect(str(isolated / "claims.duckdb"), read_only=True) as con:
+            return con.execute(
+                "SELECT text, answer_no FROM current_observations WHERE topic = ? AND job = 'ref_triage'", [topic]
+            ).fetchall()
+
+    with FakeOpenAI(answer) as server:
+        pipeline = write_pipeline(isolated, base_url=server.base_url, inputs=[dumps], extra=topics)
+        assert run_cli("run", str(pipeline)).exit_code == 0
+        assert current("data") == [("Filtered web data beats curated corpora.", 0)]
+        assert run_cli("run", str(pipeline), "--topic", "kernels", "--fresh").exit_code == 0
+        assert current("data") == [("Filtered web data beats curated corpora.", 0)]  # untouched
+        assert current("kernels") == [("The fused kernel gives a 2x speedup on GPUs.", 1)]
+        assert run_cli("run", str(pipeline)).exit_code == 0
+    assert current("data") == [("Filtered web data beats curated corpora.", 1)]
+    assert current("kernels") == [("The fused kernel gives a 2x speedup on GPUs.", 1)]
