@@ -1,12 +1,11 @@
 """Blocking calls through the real `openai` SDK for the merge stage: embeddings, and a
 short chat completion to judge a borderline pair. The merge places observations one
-at a time, so these calls are few and synchronous; transient faults (429, 5xx,
-timeouts) are retried here, honouring Retry-After, and then surface as
-`TransientModelError`; 401 and the like raise `TerminalModelError` at once."""
+at a time, so these calls are few and synchronous. A fault is classified once, as
+`TransientModelError` (429, 5xx, timeouts; the caller retries them with the project's
+transport policy, `stages.retry`) or `TerminalModelError` (401 and the like)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -26,20 +25,13 @@ class OpenAISync:
         api_key, url = client_settings(settings)
         self._client = openai.OpenAI(api_key=api_key, base_url=url, timeout=settings.timeout, max_retries=0)
         self.base_url = str(self._client.base_url)
-        self._retries = settings.max_retries
-        self.calls = 0
+        self.retries = settings.max_retries
 
     def _call(self, send: Callable[[], T]) -> T:
-        for attempt in range(self._retries + 1):
-            try:
-                self.calls += 1
-                return send()
-            except openai.OpenAIError as exc:
-                error = classify(exc, self.base_url)
-                if not isinstance(error, TransientModelError) or attempt == self._retries:
-                    raise error from exc
-                time.sleep(error.retry_after if error.retry_after is not None else min(8.0, 0.5 * 2**attempt))
-        raise AssertionError("unreachable")
+        try:
+            return send()
+        except openai.OpenAIError as exc:
+            raise classify(exc, self.base_url) from exc
 
     def embed(self, model: str, texts: list[str]) -> list[list[float]]:
         """One vector per text, in order."""

@@ -26,6 +26,7 @@ from typing import Protocol
 from extract.errors import TransientModelError
 from extract.hashing import sha256_json
 from extract.providers.openai_sync import OpenAISync
+from extract.stages.retry import with_transport_retries_sync
 from extract.store import Database
 from extract.store.arbiters import save_vectors, save_verdict, stored_vectors, stored_verdict
 
@@ -89,7 +90,11 @@ class EmbeddingArbiter:
         self._vectors.update(stored_vectors(self.db, self.model, missing))
         todo = {h: t for h, t in zip(hashes, texts, strict=True) if h not in self._vectors}
         if todo:
-            fresh = dict(zip(todo, self.client.embed(self.model, list(todo.values())), strict=True))
+            texts = list(todo.values())
+            vectors = with_transport_retries_sync(
+                lambda: self.client.embed(self.model, texts), retries=self.client.retries
+            )
+            fresh = dict(zip(todo, vectors, strict=True))
             save_vectors(self.db, self.model, fresh)
             self._vectors.update(fresh)
         return [self._vectors[h] for h in hashes]
@@ -132,7 +137,9 @@ class ModelJudge:
             {"role": "user", "content": json.dumps({"statement_a": first, "statement_b": second}, ensure_ascii=False)},
         ]
         try:
-            raw = self.client.complete(self.model, messages, JUDGE_SCHEMA)
+            raw = with_transport_retries_sync(
+                lambda: self.client.complete(self.model, messages, JUDGE_SCHEMA), retries=self.client.retries
+            )
         except TransientModelError:
             return None
         try:

@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 
 from extract.errors import TransientModelError
 
@@ -48,4 +55,17 @@ async def with_transport_retries(
     ):
         with attempt:
             return await call()
+    raise AssertionError("unreachable: tenacity either returns or re-raises")
+
+
+def with_transport_retries_sync(call: Callable[[], T], *, retries: int) -> T:
+    """The same policy for a blocking call (the merge's arbiters)."""
+    for attempt in Retrying(
+        retry=retry_if_exception_type(TransientModelError),
+        stop=stop_after_attempt(retries + 1),
+        wait=_wait,
+        reraise=True,
+    ):
+        with attempt:
+            return call()
     raise AssertionError("unreachable: tenacity either returns or re-raises")
