@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from extract.config import HEURISTIC, Pipeline
+from extract.config import HEURISTIC, MergeSettings, Pipeline
 from extract.errors import ConfigError
 from extract.providers.openai_sync import OpenAISync
 from extract.stages.arbiter import Arbiter, Arbiters, ArbiterStats, EmbeddingArbiter, ModelJudge
@@ -59,10 +59,8 @@ def configured_merger(
             client = OpenAISync(pipeline.model)
             clients.append(client)
             arbiters.members.append(ModelJudge(db, client, model))
-    merger = Merger(db, arbiter=arbiters.arbiter())
-    if pipeline is not None:
-        merger.borderline = pipeline.merge.borderline
-        merger.max_asks = pipeline.merge.max_asks
+    settings = pipeline.merge if pipeline else MergeSettings()
+    merger = Merger(db, arbiter=arbiters.arbiter(), borderline=settings.borderline, max_asks=settings.max_asks)
     try:
         yield merger, arbiters
     finally:
