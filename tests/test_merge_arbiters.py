@@ -129,6 +129,7 @@ def test_an_endpoint_that_keeps_failing_leaves_the_pair_apart_and_loses_nothing(
         calls = server.count()
     assert calls == 2  # max_retries = 1
     assert summary["observations"] == 2 and summary["borderline_merged"] == 0
+    assert summary["borderline_unanswered"] == 1 and "503" in summary["borderline_problem"]
     placed = _placed(isolated / "claims.duckdb")
     assert placed["s0"][0] != placed["s1"][0]
     with duckdb.connect(str(isolated / "claims.duckdb"), read_only=True) as con:
@@ -223,3 +224,18 @@ def test_an_embedder_without_an_endpoint_or_key_is_a_config_error(isolated: Path
     assert result.exit_code == 2
     assert result.output.strip().count("\n") == 0
     assert "merge.embedder embed-small" in result.output and "OPENAI_API_KEY" in result.output
+
+
+def test_an_unreachable_judge_is_one_warning_line_and_the_import_keeps_everything(isolated: Path) -> None:
+    pipeline = isolated / "p.toml"
+    pipeline.write_text(
+        '[pipeline]\nname = "t"\n\n[model]\nname = "m"\nbase_url = "http://127.0.0.1:9/v1"\nmax_retries = 0\n'
+        "timeout = 2\n\n[merge]\njudge = true\n",
+        encoding="utf-8",
+    )
+    result = run_cli("import", str(_write(isolated / "obs.jsonl", SAID, RESAID)), "--pipeline", str(pipeline))
+    assert result.exit_code == 0
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "1 borderline pair(s) left apart unanswered" in warnings[0]
+    assert "127.0.0.1:9" in warnings[0]
+    assert len(_placed(isolated / "claims.duckdb")) == 2

@@ -47,6 +47,12 @@ def print_json(data: Any, *, sort_keys: bool = False) -> None:
     click.echo(json_text(data, sort_keys=sort_keys))
 
 
+def warn_unanswered(unanswered: int, problem: str) -> None:
+    """One line on stderr when the merge's arbiters could not answer some borderline pairs."""
+    if unanswered:
+        click.echo(f"warning: {unanswered} borderline pair(s) left apart unanswered: {problem}", err=True)
+
+
 def fail(message: str, code: int = 2) -> None:
     """One line on stderr, then exit."""
     click.echo(f"error: {message}", err=True)

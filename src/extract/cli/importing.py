@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from extract.cli.common import db_option, handle_errors, json_option, print_json
+from extract.cli.common import db_option, handle_errors, json_option, print_json, warn_unanswered
 from extract.config import load_pipeline
 from extract.pipeline import database_path, import_observations
 
@@ -48,4 +48,5 @@ def import_(observations_file: Path, pipeline_file: Path | None, db: Path | None
             f"import {s.run_id}: {s.lines} line(s), {s.observations} new observation(s),"
             f" {s.duplicates} already present, {s.claims} claim(s) touched, {s.rejects} rejected" + joined
         )
+    warn_unanswered(s.borderline_unanswered, s.borderline_problem)
     sys.exit(s.exit_code)

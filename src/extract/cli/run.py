@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from extract.cli.common import F, db_option, fail, handle_errors, json_option, print_json
+from extract.cli.common import F, db_option, fail, handle_errors, json_option, print_json, warn_unanswered
 from extract.config import load_pipeline
 from extract.pipeline import PlanSummary, RunOptions, RunSummary, plan_pipeline, run_pipeline
 
@@ -175,6 +175,7 @@ def run(
         print_json(summary.as_dict())
     else:
         _print_summary(summary)
+    warn_unanswered(summary.borderline_unanswered, summary.borderline_problem)
     sys.exit(summary.exit_code)
 
 

@@ -39,6 +39,9 @@ class ImportSummary:
     # Borderline pairs put to the pipeline's arbiters ([merge]), and how many they joined.
     borderline_asked: int = 0
     borderline_merged: int = 0
+    # Pairs no arbiter could answer (left apart), and why the last one was not.
+    borderline_unanswered: int = 0
+    borderline_problem: str = ""
 
     @property
     def exit_code(self) -> int:
@@ -84,8 +87,9 @@ def import_observations(path: Path, db_path: Path, pipeline: Pipeline | None = N
                 previous = parsed
             if storing:
                 _count(summary, previous, storing.result(), touched)
-            summary.borderline_asked = arbiters.stats.asked
-            summary.borderline_merged = arbiters.stats.merged
+            stats = arbiters.stats
+            summary.borderline_asked, summary.borderline_merged = stats.asked, stats.merged
+            summary.borderline_unanswered, summary.borderline_problem = stats.unanswered, stats.last_problem
         summary.claims = refresh_claims(db, touched, pipeline.report.spawn_after if pipeline else 3)
         finish_run(
             db,

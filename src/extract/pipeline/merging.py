@@ -28,6 +28,7 @@ class MergeArbiters:
             total.asked += member.stats.asked
             total.merged += member.stats.merged
             total.unanswered += member.stats.unanswered
+            total.last_problem = member.stats.last_problem or total.last_problem
         return total
 
     def arbiter(self) -> Arbiter | None:

@@ -67,6 +67,8 @@ class RunSummary(InputCounts):
     # Borderline pairs put to the [merge] arbiters, and how many they joined.
     borderline_asked: int = 0
     borderline_merged: int = 0
+    borderline_unanswered: int = 0
+    borderline_problem: str = ""
 
     @property
     def exit_code(self) -> int:
@@ -176,7 +178,9 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
                     " answers later with `extract batch collect` or by running the same command again"
                 )
             summary.claims = refresh_claims(db, job.stats.claim_ids, pipeline.report.spawn_after)
-            summary.borderline_asked, summary.borderline_merged = arbiters.stats.asked, arbiters.stats.merged
+            stats = arbiters.stats
+            summary.borderline_asked, summary.borderline_merged = stats.asked, stats.merged
+            summary.borderline_unanswered, summary.borderline_problem = stats.unanswered, stats.last_problem
             summary.cost_usd = cost_of(pipeline, model, summary.prompt_tokens, summary.completion_tokens)
     return summary
 

@@ -73,6 +73,7 @@ class ArbiterStats:
     asked: int = 0
     merged: int = 0
     unanswered: int = 0
+    last_problem: str = ""  # why the last unanswered pair went unanswered, one line
 
 
 @dataclass
@@ -104,8 +105,9 @@ class EmbeddingArbiter:
         try:
             a, b = self._vectors_of([text, other])
             similar = len(a) == len(b) and cosine(a, b) >= self.threshold
-        except TransientModelError:
+        except TransientModelError as exc:
             self.stats.unanswered += 1
+            self.stats.last_problem = str(exc)
             return None
         self.stats.merged += similar
         return "embedding" if similar else None
@@ -140,13 +142,15 @@ class ModelJudge:
             raw = with_transport_retries_sync(
                 lambda: self.client.complete(self.model, messages, JUDGE_SCHEMA), retries=self.client.retries
             )
-        except TransientModelError:
+        except TransientModelError as exc:
+            self.stats.last_problem = str(exc)
             return None
         try:
             answer = json.loads(raw)
         except ValueError:
-            return None
+            answer = None
         if not isinstance(answer, dict) or not isinstance(answer.get("same"), bool):
+            self.stats.last_problem = f"{self.model} answered without a verdict: {raw[:80]!r}"
             return None
         reason = answer.get("reason")
         save_verdict(self.db, self.model, key, answer["same"], reason if isinstance(reason, str) else "", raw)
