@@ -111,7 +111,9 @@ def _store(
 ) -> list[Observation]:
     saved = save_observations(db, placed)
     save_index(db, rows, delta)
-    link_to_run(db, run_id, parsed.observations)
+    # Those just saved were linked to this run with them; the rest are replays.
+    just_saved = {o.obs_id for o in saved}
+    link_to_run(db, run_id, [o for o in parsed.observations if o.obs_id not in just_saved])
     save_rejects(db, parsed.rejects)
     return saved
 
