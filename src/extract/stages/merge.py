@@ -299,9 +299,9 @@ class Merger:
         # compatible by construction.
         self._postings: dict[tuple[str, str | None], dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
         self._df: Counter[str] = Counter()
-        # log(1 + k) for k up to the claim count (no token is on more claims): a token's
-        # IDF is a lookup, not a logarithm.
-        self._log1p: list[float] = [0.0, math.log(2.0)]
+        # log(1 + k) for k up to the largest token count met: a token's IDF is a lookup,
+        # not a logarithm.
+        self._log1p: list[float] = [math.log1p(k) for k in range(1024)]
         self._df_known: set[str] = set()
         self._df_delta: Counter[str] = Counter()
 
@@ -401,14 +401,18 @@ class Merger:
         self._df.update(tokens)
         self._df_delta.update(tokens)
 
-    def _logdf(self, tokens: Iterable[str]) -> float:
+    def _logdf(self, tokens: set[str]) -> float:
         """Σ log(1 + df) over tokens: lookups mapped in C, no Python loop (this runs for
         every observation, every candidate's shared tokens and every claim re-weighed).
         `fsum`: correctly rounded, so it does not depend on the set's iteration order."""
         logs = self._log1p
-        if len(logs) <= self._n_claims + 1:
-            logs.extend(math.log1p(k) for k in range(len(logs), 2 * self._n_claims + 2))
-        return math.fsum(map(logs.__getitem__, map(self._df.__getitem__, tokens)))
+        try:
+            return math.fsum(map(logs.__getitem__, map(self._df.__getitem__, tokens)))
+        except IndexError:
+            # Grown (doubling) to the largest count met, which is far under the claim count.
+            most = max(map(self._df.__getitem__, tokens))
+            logs.extend(map(math.log1p, range(len(logs), 2 * most + 2)))
+            return self._logdf(tokens)
 
     def _scale(self) -> float:
         """A token's IDF is log(2 (N + 1) / (1 + df)) over N claims: this log(2 (N + 1))
