@@ -219,6 +219,23 @@ def test_batches_stored_while_the_next_is_placed_count_duplicates_once(
         assert con.execute("SELECT sum(n_obs) FROM claim_index").fetchone() == (3,)
 
 
+def test_an_import_reports_its_progress_batch_by_batch(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After each stored batch: bytes read so far (growing, ending at the file's size), the
+    size, and the running counts, so a long import can draw a bar."""
+    rows = [_obs(f"Claim number {i} about routers and experts.", camp=CAMP) for i in range(7)]
+    path = _write(isolated / "progress.jsonl", rows)
+    path.write_text(path.read_text(encoding="utf-8") + "not json\n", encoding="utf-8")
+    monkeypatch.setattr(importing, "import_batches", functools.partial(import_batches, size=3))
+    told: list[tuple[int, int, int, int]] = []
+    summary = importing.import_observations(
+        path, isolated / "p.duckdb", progress=lambda done, total, s: told.append((done, total, s.lines, s.rejects))
+    )
+    size = path.stat().st_size
+    assert [(total, lines) for _, total, lines, _ in told] == [(size, 3), (size, 6), (size, 8)]
+    assert [done for done, *_ in told] == sorted({done for done, *_ in told}) and told[-1][0] == size
+    assert told[-1][3] == summary.rejects == 1
+
+
 def _paraphrases(n: int, seed: int) -> list[dict[str, Any]]:
     """Rewordings (dropped and added words) of a few base claims, triage and report."""
     rng = random.Random(seed)

@@ -18,3 +18,16 @@ def test_a_large_batch_with_a_huge_row_is_stored_whole(tmp_path: Path) -> None:
         insert_rows(db.con, "t", ("k", "tags", "seen", "body"), rows[:3000], " ON CONFLICT DO NOTHING")
         assert db.con.execute("SELECT count(*), max(length(body)) FROM t").fetchone() == (2500, len(huge))
         assert db.con.execute("SELECT tags, seen, body FROM t WHERE k = 'k3'").fetchone() == (["t3", "<b>&"], when, "é")
+
+
+def test_duckdb_draws_no_progress_bar_on_stdout(tmp_path: Path) -> None:
+    """DuckDB draws a progress bar on stdout for any query over two seconds (a large
+    merge's), which would break `--json` output: off on every connection the store opens,
+    the import's writer cursor and read-only ones included."""
+    with open_database(tmp_path / "quiet.duckdb") as db:
+        cursor = db.con.cursor()
+        setting = "SELECT current_setting('enable_progress_bar')"
+        assert db.con.execute(setting).fetchone() == (False,)
+        assert cursor.execute(setting).fetchone() == (False,)
+    with open_database(tmp_path / "quiet.duckdb", read_only=True) as db:
+        assert db.con.execute(setting).fetchone() == (False,)

@@ -202,6 +202,11 @@ def test_fresh_asks_again_and_the_newest_answer_wins(isolated: Path) -> None:
     assert [a for _, a in triage] == [0, 1] and triage[0][0] == triage[1][0]
     current = {c["text"] for c in json.loads(run_cli("claims", "--topic", "kernels", "--json").stdout)}
     assert "Headline number 3." in current and "Headline number 1." not in current
+    # The replaced report's headline is recomputed too: no current observation is left to count.
+    ((replaced,),) = query(
+        "SELECT claim_id FROM observations WHERE topic = 'kernels' AND job = 'topic_report' AND answer_no = 0"
+    )
+    assert json.loads(run_cli("show", replaced, "--json").stdout)["n_obs"] == 0
     # `show` ties each observation to the answer it was read from.
     shown = json.loads(run_cli("show", triage[0][0], "--json").stdout)["observations"]
     assert sorted(o["answer_no"] for o in shown) == [0, 1]
@@ -312,6 +317,30 @@ def test_a_plain_run_after_a_fresh_topic_rerun_counts_each_claim_once(isolated: 
         assert run_cli("run", str(pipeline), "--topic", "kernels", "--fresh").exit_code == 0
         assert current("data") == [("Filtered web data beats curated corpora.", 0)]  # untouched
         assert current("kernels") == [("The fused kernel gives a 2x speedup on GPUs.", 1)]
+        # A claim counts what the newest answers say: asked again, it is still one observation.
+        assert counted() == {
+            "The fused kernel gives a 2x speedup on GPUs.": 1,
+            "Filtered web data beats curated corpora.": 1,
+        }
         assert run_cli("run", str(pipeline)).exit_code == 0
     assert current("data") == [("Filtered web data beats curated corpora.", 1)]
     assert current("kernels") == [("The fused kernel gives a 2x speedup on GPUs.", 1)]
+    assert counted() == {
+        "The fused kernel gives a 2x speedup on GPUs.": 1,
+        "Filtered web data beats curated corpora.": 1,
+    }
+    # `show` keeps the history, the older answer's observation marked superseded.
+    (kernel_claim,) = [c for c in _claims() if c["text"].startswith("The fused kernel")]
+    shown = json.loads(run_cli("show", kernel_claim["claim_id"], "--json").stdout)
+    assert shown["n_obs"] == 1
+    assert [(o["answer_no"], o["current"]) for o in shown["observations"]] == [(0, False), (1, True)]
+    text = run_cli("show", kernel_claim["claim_id"]).stdout
+    assert "1 observation(s), and 1 superseded by newer runs" in text and text.count("(superseded)") == 1
+
+
+def _claims() -> list[dict[str, Any]]:
+    return list(json.loads(run_cli("claims", "--json").stdout))
+
+
+def counted() -> dict[str, int]:
+    return {c["text"]: c["n_obs"] for c in _claims()}

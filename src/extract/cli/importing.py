@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
 from extract.cli.common import db_option, handle_errors, json_option, print_json, warn_unanswered
 from extract.config import load_pipeline
-from extract.pipeline import database_path, import_observations
+from extract.pipeline import ImportSummary, database_path, import_observations
+from extract.pipeline.importing import ImportProgress
 
 
 @click.command(name="import")
@@ -39,7 +44,8 @@ def import_(observations_file: Path, pipeline_file: Path | None, db: Path | None
       extract import corpus.jsonl --pipeline pipelines/papers.toml
     """
     pipeline = load_pipeline(pipeline_file) if pipeline_file else None
-    s = import_observations(observations_file, database_path(pipeline, db), pipeline)
+    with _progress_bar() as progress:
+        s = import_observations(observations_file, database_path(pipeline, db), pipeline, progress)
     joined = f"; {s.borderline_merged} of {s.borderline_asked} borderline pair(s) joined" if s.borderline_asked else ""
     if as_json:
         print_json(s.as_dict())
@@ -50,3 +56,28 @@ def import_(observations_file: Path, pipeline_file: Path | None, db: Path | None
         )
     warn_unanswered(s.borderline_unanswered, s.borderline_problem)
     sys.exit(s.exit_code)
+
+
+@contextmanager
+def _progress_bar() -> Iterator[ImportProgress | None]:
+    """A bar on stderr over the file's bytes, moved after each batch of 50,000 lines is
+    stored (a million lines take minutes); none when stderr is not a terminal."""
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield None
+        return
+    with Progress(
+        TextColumn("import"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task("import", total=None, info="")
+
+        def told(done: int, total: int, s: ImportSummary) -> None:
+            info = f"{s.lines} line(s), {s.observations} new, {s.rejects} rejected"
+            bar.update(task, completed=done, total=total, info=info)
+
+        yield told

@@ -138,14 +138,19 @@ def show(claim_id: str, db: Path | None, as_json: bool) -> None:
     if as_json:
         print_json({**claim, "observations": observations})
         return
-    click.echo(f"{claim['claim_id']}  {claim['stance']}  [{claim['domain'] or '-'}]  {claim['n_obs']} observation(s)")
+    earlier = sum(1 for o in observations if not o["current"])
+    click.echo(
+        f"{claim['claim_id']}  {claim['stance']}  [{claim['domain'] or '-'}]  {claim['n_obs']} observation(s)"
+        + (f", and {earlier} superseded by newer runs" if earlier else "")
+    )
     click.echo(f"  {claim['text']}")
     click.echo(f"  tags: {', '.join(claim['tags'])}")
     if claim["spawned"]:
         click.echo(f"  spawned topic: {claim['spawned']}")
     click.echo(f"  citations: {', '.join(claim['citations']) or '-'}")
     for i, o in enumerate(observations, 1):
-        click.echo(f"\n  [{i}] {o['job']} by {o['model']} in {o['run_id']} at {o['created_at']:%Y-%m-%d %H:%M}")
+        mark = "" if o["current"] else "  (superseded)"
+        click.echo(f"\n  [{i}] {o['job']} by {o['model']} in {o['run_id']} at {o['created_at']:%Y-%m-%d %H:%M}{mark}")
         click.echo(f"      quote ({o['alignment']}): {_cut(o['quote'], 300)}")
         click.echo(
             f"      source: {o['source']} chars {o['char_start']}-{o['char_end']}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -51,13 +51,22 @@ class ImportSummary:
         return {**asdict(self), "exit_code": self.exit_code}
 
 
-def import_observations(path: Path, db_path: Path, pipeline: Pipeline | None = None) -> ImportSummary:
+# Told after each batch is stored: bytes of the file read so far, its size, and the
+# summary so far.
+ImportProgress = Callable[[int, int, "ImportSummary"], None]
+
+
+def import_observations(
+    path: Path, db_path: Path, pipeline: Pipeline | None = None, progress: ImportProgress | None = None
+) -> ImportSummary:
     """`extract import`: bring in observations made elsewhere and merge them (with the
     pipeline's `[merge]` arbiters, if one is given)."""
     if not path.is_file():
         raise InputError(f"input not found: {path}")
     if not _has_a_line(path):
         raise InputError(f"nothing to import: {path} is empty")
+    size = path.stat().st_size
+    told = progress or (lambda done, total, summary: None)
     with open_database(db_path) as db:
         summary = ImportSummary(run_id=new_run_id(), db=str(db_path))
         start_run(db, summary.run_id, command="import", pipeline={"name": "import", "path": str(path)})
@@ -83,10 +92,12 @@ def import_observations(path: Path, db_path: Path, pipeline: Pipeline | None = N
                 rows, delta = merger.changes()
                 if storing:
                     _count(summary, previous, storing.result(), touched)
+                    told(previous.offset, size, summary)
                 storing = writer.submit(_store, store, summary.run_id, parsed, placed, rows, delta)
                 previous = parsed
             if storing:
                 _count(summary, previous, storing.result(), touched)
+                told(previous.offset, size, summary)
             stats = arbiters.stats
             summary.borderline_asked, summary.borderline_merged = stats.asked, stats.merged
             summary.borderline_unanswered, summary.borderline_problem = stats.unanswered, stats.last_problem

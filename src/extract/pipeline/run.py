@@ -35,7 +35,7 @@ from extract.stages.report import ReportJob
 from extract.stages.topics import assign_topic
 from extract.store import Database, open_database
 from extract.store.batches import open_batches
-from extract.store.claims import refresh_claims
+from extract.store.claims import claims_a_run_touched, refresh_claims
 from extract.store.documents import (
     record_lookup,
     topic_records,
@@ -177,7 +177,8 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
                     f"sent {sent} request(s) in {summary.batches_submitted} batch(es); collect the"
                     " answers later with `extract batch collect` or by running the same command again"
                 )
-            summary.claims = refresh_claims(db, job.stats.claim_ids, pipeline.report.spawn_after)
+            refresh_claims(db, _touched(job), pipeline.report.spawn_after)
+            summary.claims = len(job.stats.claim_ids)
             stats = arbiters.stats
             summary.borderline_asked, summary.borderline_merged = stats.asked, stats.merged
             summary.borderline_unanswered, summary.borderline_problem = stats.unanswered, stats.last_problem
@@ -205,6 +206,12 @@ def _count_work(summary: RunSummary, work: list[tuple[Chunk, Record, Document]])
     summary.documents = len({doc.sha256 for _, _, doc in work})
     summary.records = len({record.record_id for _, record, _ in work})
     summary.chunks = len(work)
+
+
+def _touched(job: ExtractJob) -> set[str]:
+    """The claims to recompute: those this run added to, and those whose current
+    observations its answers may have replaced."""
+    return job.stats.claim_ids | claims_a_run_touched(job.db, job.run_id, job.only_topic)
 
 
 async def _extract_all(
@@ -241,7 +248,7 @@ async def _extract_all(
             if reports is not None:
                 # Reports read the topic's merged claims: write this run's first.
                 job.flush()
-                refresh_claims(job.db, job.stats.claim_ids, job.pipeline.report.spawn_after)
+                refresh_claims(job.db, _touched(job), job.pipeline.report.spawn_after)
                 written = await asyncio.gather(*(report(reports, t) for t in reports.topics()))
                 summary.report_statements = sum(written)
         except BaseException:

@@ -29,6 +29,8 @@ class ParsedImport:
     observations: list[Observation]
     rejects: list[Reject]
     lines: int
+    # How far into the file (bytes) this batch ends.
+    offset: int = 0
 
 
 BATCH_LINES = 50_000
@@ -54,8 +56,10 @@ def import_batches(
             batch.lines += 1
             _parse_line(raw, number, path, run_id, keys, arxiv, created, batch)
             if batch.lines >= size:
+                batch.offset = handle.tell()
                 yield batch
                 batch = ParsedImport([], [], 0)
+        batch.offset = handle.tell()
     if batch.lines:
         yield batch
 

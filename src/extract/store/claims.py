@@ -1,9 +1,10 @@
 """The `claims` table: canonical claims, each an aggregate of its observations.
 
-A claim's row is recomputed from its observations whenever one is added:
-text from the first observation (by time, then id), stance by majority (a tie is
-`contested`: someone disputes it), the most frequent domain (a tie to the first
-alphabetically), and the union of tags, topics and citations.
+A claim's row is recomputed from its observations whenever a run or import adds to
+or supersedes them: text from the first observation (by time, then id); from its
+current observations, their count, stance by majority (a tie is `contested`: someone
+disputes it), the most frequent domain (a tie to the first alphabetically), and the
+union of tags, topics and citations.
 """
 
 from __future__ import annotations
@@ -31,34 +32,55 @@ CLAIM_COLUMNS = (
 
 def refresh_claims(db: Database, claim_ids: Iterable[str], spawn_after: int = 3) -> int:
     """Recompute the claims of these ids; a contested claim with `spawn_after` or more
-    observations proposes a topic slug `<first tag>-vs-<second tag>` (or `-vs-rest`)."""
+    observations proposes a topic slug `<first tag>-vs-<second tag>` (or `-vs-rest`).
+
+    A claim counts its current observations (`current_observations`: a re-run supersedes
+    what its older answers said), and its stance, domain, tags, topics and citations are
+    theirs; a claim with none current keeps those of all its observations, with a count
+    of 0. Its text and first and last seen come from every observation: the history."""
     ids = sorted(set(claim_ids))
     if not ids:
         return 0
     db.con.execute("CREATE OR REPLACE TEMP TABLE _touched AS SELECT unnest(?::VARCHAR[]) AS claim_id", [ids])
+    # Each touched observation, whether it is current, and whether it counts: a claim
+    # counts its current observations, or all of them when none is current.
+    db.con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _obs AS
+        WITH flagged AS (
+            SELECT o.claim_id, o.obs_id, o.text, o.stance, o.domain, o.tags, o.topic, o.citations, o.created_at,
+                   c.obs_id IS NOT NULL AS is_current
+            FROM observations o JOIN _touched USING (claim_id)
+            LEFT JOIN (SELECT obs_id FROM current_observations SEMI JOIN _touched USING (claim_id)) c USING (obs_id)
+        )
+        SELECT f.*, f.is_current OR NOT a.any_current AS counts
+        FROM flagged f JOIN (SELECT claim_id, bool_or(is_current) AS any_current FROM flagged GROUP BY claim_id) a
+        USING (claim_id)
+        """
+    )
     db.con.execute(
         """
         INSERT OR REPLACE INTO claims
         WITH domains AS (
             -- The most frequent domain, ties to the first in order (mode() picks any).
             SELECT claim_id, first(domain ORDER BY n DESC, domain) AS domain
-            FROM (SELECT claim_id, domain, count(*) AS n FROM observations JOIN _touched USING (claim_id)
-                  WHERE domain IS NOT NULL GROUP BY claim_id, domain)
+            FROM (SELECT claim_id, domain, count(*) AS n FROM _obs WHERE counts AND domain IS NOT NULL
+                  GROUP BY claim_id, domain)
             GROUP BY claim_id
         )
         SELECT o.claim_id,
                first(o.text ORDER BY o.created_at, o.obs_id),
-               CASE WHEN count_if(o.stance = 'consensus') > count_if(o.stance = 'contested')
+               CASE WHEN count_if(o.counts AND o.stance = 'consensus') > count_if(o.counts AND o.stance = 'contested')
                     THEN 'consensus' ELSE 'contested' END,
                any_value(d.domain),
-               list_sort(list_distinct(flatten(list(o.tags)))),
-               coalesce(list_sort(list_distinct(list(o.topic) FILTER (WHERE o.topic IS NOT NULL))), []),
-               list_sort(list_distinct(flatten(list(o.citations)))),
-               count(*),
+               list_sort(list_distinct(flatten(list(o.tags) FILTER (WHERE o.counts)))),
+               coalesce(list_sort(list_distinct(list(o.topic) FILTER (WHERE o.counts AND o.topic IS NOT NULL))), []),
+               list_sort(list_distinct(flatten(list(o.citations) FILTER (WHERE o.counts)))),
+               count_if(o.is_current),
                min(o.created_at),
                max(o.created_at),
                NULL
-        FROM observations o JOIN _touched t USING (claim_id) LEFT JOIN domains d ON d.claim_id = o.claim_id
+        FROM _obs o LEFT JOIN domains d ON d.claim_id = o.claim_id
         GROUP BY o.claim_id
         """
     )
@@ -74,6 +96,29 @@ def refresh_claims(db: Database, claim_ids: Iterable[str], spawn_after: int = 3)
         [spawn_after],
     )
     return len(ids)
+
+
+def claims_a_run_touched(db: Database, run_id: str, topic: str | None = None) -> set[str]:
+    """The claims whose current observations this run may have changed: those of the
+    observations it output (new or replayed), and those of the observations it may have
+    superseded: older answers to its requests, its topics' earlier reports, and for a
+    `run --topic` (`topic`) the topic's earlier triage observations."""
+    rows = db.con.execute(
+        """
+        WITH mine AS (
+            SELECT o.claim_id, o.request_hash, o.topic, o.job
+            FROM run_observations l JOIN observations o USING (obs_id) WHERE l.run_id = ?
+        )
+        SELECT claim_id FROM mine
+        UNION SELECT o.claim_id FROM observations o
+            SEMI JOIN (SELECT DISTINCT request_hash FROM mine WHERE request_hash IS NOT NULL) m USING (request_hash)
+        UNION SELECT o.claim_id FROM observations o
+            WHERE o.job = 'topic_report' AND o.topic IN (SELECT topic FROM mine WHERE job = 'topic_report')
+        UNION SELECT o.claim_id FROM observations o WHERE o.job = 'ref_triage' AND o.topic = ?
+        """,
+        [run_id, topic],
+    ).fetchall()
+    return {r[0] for r in rows}
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,9 @@ def open_database(path: Path, *, read_only: bool = False) -> Database:
         raise InputError(f"cannot open database {path}: {str(exc).splitlines()[0]}") from exc
     except duckdb.Error as exc:
         raise InputError(f"cannot open database {path}: {str(exc).splitlines()[0]}") from exc
+    # DuckDB draws its own progress bar on stdout for queries over two seconds (a large
+    # merge's): it would land in the middle of `--json` output.
+    con.execute("SET enable_progress_bar = false")
     if not read_only:
         apply_migrations(con)
     return Database(path=path, con=con)

@@ -113,13 +113,16 @@ def _insert_links(db: Database, links: list[tuple[str, str]]) -> None:
 
 
 def observations_of_claim(db: Database, claim_id: str) -> list[dict[str, Any]]:
-    """Every observation of a claim with the answer it came from (usage, finish, raw text)."""
+    """Every observation of a claim with the answer it came from (usage, finish, raw text),
+    and whether it is current (False: a newer run superseded it; kept for audit)."""
     cur = db.con.execute(
         f"SELECT {', '.join('o.' + c for c in OBSERVATION_COLUMNS)}, r.prompt_tokens, r.completion_tokens,"
-        " r.finish_reason, r.latency_ms, r.endpoint_model, r.raw_text AS raw_response"
+        " r.finish_reason, r.latency_ms, r.endpoint_model, r.raw_text AS raw_response,"
+        " c.obs_id IS NOT NULL AS current"
         " FROM observations o LEFT JOIN responses r USING (request_hash, answer_no)"
+        " LEFT JOIN (SELECT obs_id FROM current_observations WHERE claim_id = ?) c USING (obs_id)"
         " WHERE o.claim_id = ? ORDER BY o.created_at, o.obs_id",
-        [claim_id],
+        [claim_id, claim_id],
     )
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
