@@ -45,6 +45,7 @@ from extract.store.claim_index import (
     claim_ids,
     count_claims,
     load_candidates,
+    load_paired_candidates,
     postings_generation,
     save_index,
     token_frequencies,
@@ -158,6 +159,10 @@ class Signature:
     tokens: set[str]
     numbers: set[str]
     citations: set[str]
+    # Set by an incremental merge's `Merger._load` when the stored claims sharing two of
+    # these tokens were read for it (the tokens that may be among its rarest, not read
+    # whole): its candidates need nothing more read.
+    paired: frozenset[str] | None = None
 
 
 def signature(text: str, citations: tuple[str, ...] | list[str] = ()) -> Signature:
@@ -329,10 +334,11 @@ class Merger:
             if not n:
                 self._complete[(scope, topic)].add(key)
         wanted: set[tuple[str, str | None, str]] = set()
+        pairs: list[tuple[int, str, str | None, str]] = []
         # Observations are placed in this order: only those before one can add to the
         # counts of its tokens, each at most one claim per token.
         before: dict[tuple[str, str | None], Counter[str]] = defaultdict(Counter)
-        for block, sig in zip(blocks, signatures, strict=True):
+        for n, (block, sig) in enumerate(zip(blocks, signatures, strict=True)):
             counts, complete, more = self._counts[block], self._complete[block], before[block]
             for c in sig.citations:
                 key = "@" + c
@@ -342,16 +348,41 @@ class Merger:
             # before it: their most when it is placed ranks before its least (now).
             present = sorted((counts[t] + more[t], t) for t in sig.tokens if counts[t])
             bound = present[RARE_TOKENS - 1] if len(present) >= RARE_TOKENS else None
-            for t in sig.tokens:
-                if t not in complete and counts[t] <= COMMON_POSTINGS and (bound is None or (counts[t], t) <= bound):
-                    wanted.add((block[0], block[1], t))
+            maybe = [
+                t
+                for t in sig.tokens
+                if t not in complete and counts[t] <= COMMON_POSTINGS and (bound is None or (counts[t], t) <= bound)
+            ]
+            # With TWO_HITS_FROM tokens surely counted and under COMMON_POSTINGS when it is
+            # placed, its candidates share two of its rarest tokens (`_gathered`): read
+            # only the stored claims carrying two of these, not every claim of each (one
+            # carrying one of these and a token already read whole is in memory).
+            if sum(1 for m, _ in present if m <= COMMON_POSTINGS) >= TWO_HITS_FROM:
+                sig.paired = frozenset(maybe)
+                pairs.extend((n, block[0], block[1], t) for t in maybe)
+            else:
+                wanted.update((block[0], block[1], t) for t in maybe)
             more.update(sig.tokens)
-        self._read(sorted(wanted, key=_key_order), signatures)
+        self._read(sorted(wanted, key=_key_order), signatures, pairs)
 
-    def _read(self, keys: list[tuple[str, str | None, str]], signatures: Iterable[Signature]) -> None:
-        """Read the stored claims carrying these keys (not yet in memory), and the
-        document frequencies of the tokens of these signatures and those claims."""
-        rows = [r for r in load_candidates(self.db, keys, self._gen) if r[0] not in self._in_memory] if keys else []
+    def _read(
+        self,
+        keys: list[tuple[str, str | None, str]],
+        signatures: Iterable[Signature],
+        pairs: list[tuple[int, str, str | None, str]] | None = None,
+    ) -> None:
+        """Read the stored claims (not yet in memory) carrying these keys, and those
+        carrying two of the tokens of one observation in `pairs` (its number, block and
+        token); then the document frequencies of the tokens of these signatures and
+        those claims. A claim is read whole and indexed under all its keys."""
+        found = load_candidates(self.db, keys, self._gen) if keys else []
+        if pairs:
+            found += load_paired_candidates(self.db, pairs, self._gen)
+        rows = []
+        for row in found:
+            if row[0] not in self._in_memory:
+                self._in_memory.add(row[0])
+                rows.append(row)
         for scope, topic, key in keys:
             self._complete[(scope, topic)].add(key)
         tokens: set[str] = set()
@@ -452,7 +483,9 @@ class Merger:
         tokens = [t for n, t in ranked if n <= COMMON_POSTINGS]
         cited = [k for k in ("@" + c for c in sig.citations) if 0 < counts[k] <= COMMON_POSTINGS]
         complete = self._complete[block]
-        late = [(block[0], block[1], k) for k in (*tokens, *cited) if k not in complete]
+        # Its claims sharing two tokens were read for it (`_load`); unless that bound failed.
+        paired = sig.paired if sig.paired is not None and len(tokens) >= TWO_HITS_FROM else frozenset()
+        late = [(block[0], block[1], k) for k in (*tokens, *cited) if k not in complete and k not in paired]
         if late:
             self.late_reads += len(late)
             self._read(late, ())

@@ -62,22 +62,54 @@ def load_candidates(db: Database, keys: list[Key], gen: int) -> list[tuple[Any, 
     if not keys:
         return []
     _want(db, keys)
+    return _signatures(
+        db,
+        "SELECT p.claim_id FROM claim_postings p"
+        " SEMI JOIN _want w ON p.block = w.block AND p.key = w.key_id WHERE p.gen <= ?",
+        gen,
+    )
+
+
+def _signatures(db: Database, chosen: str, gen: int) -> list[tuple[Any, ...]]:
+    """The `claim_index` rows of the claims the query `chosen` (one `?`: `gen`) selects."""
     # Tokens and numbers (no spaces in either) come as one string each: DuckDB
     # hands over lists of strings much more slowly.
     rows = db.con.execute(
-        """
+        f"""
         SELECT i.claim_id, i.scope, i.topic, i.camp, array_to_string(i.tokens, ' '), i.citations,
                array_to_string(i.numbers, ' '), i.n_obs
-        FROM claim_index i SEMI JOIN (
-            SELECT p.claim_id FROM claim_postings p
-            SEMI JOIN _want w ON p.block = w.block AND p.key = w.key_id WHERE p.gen <= ?
-        ) f ON i.claim_id = f.claim_id ORDER BY i.claim_id
+        FROM claim_index i SEMI JOIN ({chosen}) f ON i.claim_id = f.claim_id ORDER BY i.claim_id
         """,
         [gen],
     ).fetchall()
     return [
         (c, s, t, camp, tokens.split(), cites, numbers.split(), n) for c, s, t, camp, tokens, cites, numbers, n in rows
     ]
+
+
+def load_paired_candidates(
+    db: Database, pairs: list[tuple[int, str, str | None, str]], gen: int
+) -> list[tuple[Any, ...]]:
+    """The signatures (as stored now) of the claims that carried, as of save `gen`, two
+    of the keys given for one observation: `pairs` holds (observation number, scope,
+    topic, key)."""
+    if not pairs:
+        return []
+    db.con.execute(
+        "CREATE OR REPLACE TEMP TABLE _pairs AS"
+        " SELECT w.obs, b.id AS block, k.id AS key_id FROM"
+        " (SELECT unnest(?::INTEGER[]) AS obs, unnest(?::VARCHAR[]) AS scope, unnest(?::VARCHAR[]) AS topic,"
+        "  unnest(?::VARCHAR[]) AS key) w"
+        " JOIN claim_blocks b ON b.scope = w.scope AND b.topic IS NOT DISTINCT FROM w.topic"
+        " JOIN claim_keys k ON k.key = w.key",
+        [[p[0] for p in pairs], [p[1] for p in pairs], [p[2] for p in pairs], [p[3] for p in pairs]],
+    )
+    return _signatures(
+        db,
+        "SELECT p.claim_id FROM claim_postings p JOIN _pairs w ON p.block = w.block AND p.key = w.key_id"
+        " WHERE p.gen <= ? GROUP BY w.obs, p.claim_id HAVING count(*) >= 2",
+        gen,
+    )
 
 
 def token_frequencies(db: Database, tokens: list[str]) -> dict[str, int]:
