@@ -263,6 +263,32 @@ def test_a_topic_run_counts_what_it_reruns(isolated: Path) -> None:
     assert "  documents 1  records 1  chunks 1" in text.splitlines()
 
 
+def test_plan_with_a_topic_counts_what_run_with_it_would_do(isolated: Path) -> None:
+    """`plan --topic` narrows to the topic's records as `run --topic` does, before and after a run."""
+    dumps, topics = _two_topics(isolated)
+    (dumps / "b.md").write_text(
+        "## More data\nDeduplicated web data adds 2 points over raw crawls.\n", encoding="utf-8"
+    )
+    pipeline = write_pipeline(isolated, inputs=[dumps], model="heuristic", extra=topics)
+
+    def summary(command: str, *args: str) -> dict[str, Any]:
+        result = run_cli(command, str(pipeline), "--json", *args)
+        assert result.exit_code == 0, result.output
+        return dict(json.loads(result.stdout))
+
+    def counted(s: dict[str, Any]) -> tuple[int, int, int]:
+        return s["documents"], s["records"], s["chunks"]
+
+    planned = summary("plan", "--topic", "data")  # no database yet: the filters alone
+    assert counted(planned) == (2, 2, 2) and planned["calls"] == 2
+    assert counted(summary("plan", "--topic", "data")) == counted(summary("run", "--topic", "data"))
+    again = summary("plan", "--topic", "data")
+    assert (again["calls"], again["cached"]) == (0, 2)
+    assert summary("plan", "--topic", "data", "--fresh")["calls"] == 2
+    unknown = run_cli("plan", str(pipeline), "--topic", "nope")
+    assert unknown.exit_code == 2 and "unknown topic 'nope'" in unknown.output
+
+
 def test_the_progress_bar_ends_at_its_total_with_the_runs_calls(isolated: Path) -> None:
     """The bar counts each chunk, then each topic report, and its last counters are the summary's."""
     pipeline = load_pipeline(PROJECT_ROOT / "pipelines" / "demo.toml")

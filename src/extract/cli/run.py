@@ -194,6 +194,7 @@ def _print_plan(s: PlanSummary) -> None:
 
 @click.command()
 @pipeline_options
+@click.option("--topic", help="What `run --topic SLUG` would do: that topic's records and its report only.")
 @db_option
 @json_option
 @handle_errors
@@ -203,6 +204,7 @@ def plan(
     model: str | None,
     limit: int | None,
     fresh: bool,
+    topic: str | None,
     db: Path | None,
     as_json: bool,
 ) -> None:
@@ -216,6 +218,7 @@ def plan(
     Examples:
       extract plan pipelines/papers.toml --input dumps/ --model gpt-4o-mini
       extract plan pipelines/papers.toml --input dumps/ --json
+      extract plan pipelines/papers.toml --input dumps/ --topic moe-routing --fresh
     """
     import os
 
@@ -223,7 +226,7 @@ def plan(
     chosen = model or os.environ.get("EXTRACT_MODEL") or None
     summary = plan_pipeline(
         pipeline,
-        RunOptions(inputs=list(inputs), model=chosen, limit=limit, db=db, fresh=fresh),
+        RunOptions(inputs=list(inputs), model=chosen, limit=limit, db=db, fresh=fresh, topic=topic),
         BarProgress(quiet=as_json),
     )
     if as_json:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Protocol
 
 from extract.config import HEURISTIC, Pipeline
-from extract.errors import InputError, SkippedInput
+from extract.errors import ConfigError, InputError, SkippedInput
 from extract.models import Chunk, Document, Record
 from extract.prompting import PromptTemplate, load_prompt
 from extract.providers import Provider
@@ -15,12 +15,14 @@ from extract.providers.heuristic import Heuristic
 from extract.providers.openai_chat import OpenAIChat
 from extract.stages.chunk import OFFLINE_ENCODING, Tokenizer, chunk_record, load_tokenizer
 from extract.stages.ingest import ingest_file
+from extract.stages.topics import assign_topic
 from extract.store import Database
 from extract.store.documents import (
     citation_keys,
     save_chunks,
     save_document,
     save_records,
+    topic_records,
 )
 
 SUPPORTED = (".md", ".markdown", ".txt", ".html", ".htm", ".jsonl")
@@ -200,3 +202,33 @@ def prepare(pipeline: Pipeline, options: RunOptions, progress: Progress) -> Prep
     if notice:
         progress.notice(notice)
     return Prepared(model, files, prompt, tokenizer, database_path(pipeline, options.db))
+
+
+def check_topic(pipeline: Pipeline, slug: str | None) -> None:
+    """`--topic SLUG` must name a topic the pipeline declares."""
+    if slug is not None and slug not in pipeline.topic_slugs():
+        declared = ", ".join(pipeline.topic_slugs()) or "none"
+        raise ConfigError(f"unknown topic {slug!r} (declared: {declared})")
+
+
+def topic_work(
+    db: Database | None, pipeline: Pipeline, slug: str, work: list[tuple[Chunk, Record, Document]]
+) -> list[tuple[Chunk, Record, Document]]:
+    """The chunks of a topic's records: those its claims came from (none without a
+    database), and those its filters match."""
+    topic = next(t for t in pipeline.topics if t.slug == slug)
+    known = {r[0] for r in topic_records(db, slug)} if db is not None else set()
+
+    def matches(record: Record, doc: Document) -> bool:
+        text = doc.text[record.char_start : record.char_end]
+        return assign_topic([topic], None, text, (), record.title, doc.path) == slug
+
+    chosen = {r.record_id for _, r, d in work if r.record_id in known or matches(r, d)}
+    return [item for item in work if item[1].record_id in chosen]
+
+
+def count_work(summary: InputCounts, work: list[tuple[Chunk, Record, Document]]) -> None:
+    """The documents, records and chunks a narrowed run (`--topic`) works on, not the whole input's."""
+    summary.documents = len({doc.sha256 for _, _, doc in work})
+    summary.records = len({record.record_id for _, record, _ in work})
+    summary.chunks = len(work)

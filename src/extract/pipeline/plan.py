@@ -11,9 +11,12 @@ from extract.pipeline.common import (
     Progress,
     RunOptions,
     SilentProgress,
+    check_topic,
     cost_of,
+    count_work,
     ingest_and_chunk,
     prepare,
+    topic_work,
 )
 from extract.stages.extract import TriageRequests
 from extract.store import open_database
@@ -36,6 +39,7 @@ class PlanSummary(InputCounts):
 def plan_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | None = None) -> PlanSummary:
     """What a run would do and cost, without calling a model or writing anything."""
     progress = progress or SilentProgress()
+    check_topic(pipeline, options.topic)
     prepared = prepare(pipeline, options, progress)
     model, files, prompt, tokenizer, db_path = (
         prepared.model,
@@ -48,6 +52,9 @@ def plan_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | 
     db = open_database(db_path, read_only=True) if db_path.exists() else None
     try:
         work = ingest_and_chunk(db, pipeline, files, summary, tokenizer, progress, run_id=None)
+        if options.topic is not None:
+            work = topic_work(db, pipeline, options.topic, work)
+            count_work(summary, work)
         if options.limit is not None:
             work = work[: options.limit]
         requests = TriageRequests(pipeline, model, prompt)

@@ -21,10 +21,13 @@ from extract.pipeline.common import (
     Progress,
     RunOptions,
     SilentProgress,
+    check_topic,
     cost_of,
+    count_work,
     ingest_and_chunk,
     make_provider,
     prepare,
+    topic_work,
 )
 from extract.pipeline.merging import configured_merger
 from extract.prompting import load_prompt
@@ -32,13 +35,11 @@ from extract.providers.openai_batch import OpenAIBatches
 from extract.stages.batch import submit as submit_batches
 from extract.stages.extract import ExtractJob, TriageRequests
 from extract.stages.report import ReportJob
-from extract.stages.topics import assign_topic
 from extract.store import Database, open_database
 from extract.store.batches import open_batches
 from extract.store.claims import claims_a_run_touched, refresh_claims
 from extract.store.documents import (
     record_lookup,
-    topic_records,
 )
 from extract.store.runs import finish_run, mark_interrupted, new_run_id, start_run
 
@@ -127,9 +128,7 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
         raise ConfigError("--batch needs a real endpoint; the heuristic model answers at once anyway")
     if options.batch and options.fresh:
         raise ConfigError("--fresh cannot be combined with --batch: run --fresh without --batch")
-    if options.topic is not None and options.topic not in pipeline.topic_slugs():
-        declared = ", ".join(pipeline.topic_slugs()) or "none"
-        raise ConfigError(f"unknown topic {options.topic!r} (declared: {declared})")
+    check_topic(pipeline, options.topic)
     prepared = prepare(pipeline, options, progress)
     files, prompt, tokenizer, db_path = prepared.files, prepared.prompt, prepared.tokenizer, prepared.db_path
     provider = make_provider(pipeline, model)
@@ -143,8 +142,8 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
                 summary.batch_answers = collect_into_cache(db, pipeline, progress).answers
             work = ingest_and_chunk(db, pipeline, files, summary, tokenizer, progress, run_id=summary.run_id)
             if options.topic is not None:
-                work = _topic_work(db, pipeline, options.topic, work)
-                _count_work(summary, work)
+                work = topic_work(db, pipeline, options.topic, work)
+                count_work(summary, work)
             if options.limit is not None:
                 work = work[: options.limit]
             keys, arxiv = record_lookup(db)
@@ -184,28 +183,6 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
             summary.borderline_unanswered, summary.borderline_problem = stats.unanswered, stats.last_problem
             summary.cost_usd = cost_of(pipeline, model, summary.prompt_tokens, summary.completion_tokens)
     return summary
-
-
-def _topic_work(
-    db: Database, pipeline: Pipeline, slug: str, work: list[tuple[Chunk, Record, Document]]
-) -> list[tuple[Chunk, Record, Document]]:
-    """The chunks of a topic's records: those its claims came from, and those its filters match."""
-    topic = next(t for t in pipeline.topics if t.slug == slug)
-    known = {r[0] for r in topic_records(db, slug)}
-
-    def matches(record: Record, doc: Document) -> bool:
-        text = doc.text[record.char_start : record.char_end]
-        return assign_topic([topic], None, text, (), record.title, doc.path) == slug
-
-    chosen = {r.record_id for _, r, d in work if r.record_id in known or matches(r, d)}
-    return [item for item in work if item[1].record_id in chosen]
-
-
-def _count_work(summary: RunSummary, work: list[tuple[Chunk, Record, Document]]) -> None:
-    """The documents, records and chunks a narrowed run (`--topic`) works on, not the whole input's."""
-    summary.documents = len({doc.sha256 for _, _, doc in work})
-    summary.records = len({record.record_id for _, record, _ in work})
-    summary.chunks = len(work)
 
 
 def _touched(job: ExtractJob) -> set[str]:
