@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from extract.hashing import normalise_claim_text, sha256_json
@@ -180,3 +181,33 @@ def test_readme_quick_start_claim_id_exists(demo_db: Path) -> None:
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     claim_id = readme.split("uv run extract show ", 1)[1].split()[0]
     assert run_cli("show", claim_id).exit_code == 0
+
+
+def test_overlapping_chunks_quoting_one_span_count_as_one_observation(isolated: Path) -> None:
+    """Chunks overlap, so a sentence in the overlap is extracted from both: two stored
+    observations (each chunk's answer keeps its own), but one piece of evidence, which
+    a claim counts once; `show` lists both and marks the second."""
+    sentences = [f"Method {i} improves the routing accuracy by {i + 10} percent on the benchmark." for i in range(40)]
+    dump = isolated / "long.md"
+    dump.write_text("## One long record\n" + " ".join(sentences) + "\n", encoding="utf-8")
+    chunking = "[chunking]\nmax_tokens = 120\noverlap_tokens = 60\n"
+    pipeline = write_pipeline(isolated, inputs=[dump], model="heuristic", extra=chunking)
+    assert run_cli("run", str(pipeline)).exit_code == 0
+    with duckdb.connect(str(isolated / "claims.duckdb"), read_only=True) as con:
+        twice = con.execute(
+            "SELECT claim_id, count(*) FROM observations GROUP BY claim_id, doc_sha256, char_start, char_end"
+            " HAVING count(DISTINCT chunk_id) > 1"
+        ).fetchall()
+        spans = dict(
+            con.execute(
+                "SELECT claim_id, count(DISTINCT (doc_sha256, char_start, char_end))"
+                " FROM observations GROUP BY claim_id"
+            ).fetchall()
+        )
+    assert twice  # the overlap did yield the same span from two chunks
+    claims = {c["claim_id"]: c for c in json.loads(run_cli("claims", "--json").stdout)}
+    assert {cid: c["n_obs"] for cid, c in claims.items()} == spans
+    claim_id = twice[0][0]
+    text = run_cli("show", claim_id).stdout
+    assert f"{claims[claim_id]['n_obs']} observation(s)" in text.splitlines()[0]
+    assert "(the same span as [1], from an overlapping chunk)" in text

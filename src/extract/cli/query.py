@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -148,14 +149,27 @@ def show(claim_id: str, db: Path | None, as_json: bool) -> None:
     if claim["spawned"]:
         click.echo(f"  spawned topic: {claim['spawned']}")
     click.echo(f"  citations: {', '.join(claim['citations']) or '-'}")
+    spans: dict[tuple[Any, ...], int] = {}
     for i, o in enumerate(observations, 1):
         mark = "" if o["current"] else "  (superseded)"
+        span = (o["job"], o["model"], o["field_path"], o["doc_sha256"], o["char_start"], o["char_end"], o["current"])
+        if o["doc_sha256"] is not None and o["char_start"] is not None:
+            if span in spans:
+                mark += f"  (the same span as [{spans[span]}], from an overlapping chunk)"
+            spans.setdefault(span, i)
         click.echo(f"\n  [{i}] {o['job']} by {o['model']} in {o['run_id']} at {o['created_at']:%Y-%m-%d %H:%M}{mark}")
+        if o["field_path"]:
+            click.echo(
+                f"      field: {o['field_path']} (topic {o['topic']}{', camp ' + o['camp'] if o['camp'] else ''})"
+            )
         click.echo(f"      quote ({o['alignment']}): {_cut(o['quote'], 300)}")
-        click.echo(
-            f"      source: {o['source']} chars {o['char_start']}-{o['char_end']}"
-            f" (doc {str(o['doc_sha256'])[:12]}, record {o['record_id']}, chunk {o['chunk_id']})"
-        )
+        if o["doc_sha256"] is not None:
+            click.echo(
+                f"      source: {o['source']} chars {o['char_start']}-{o['char_end']}"
+                f" (doc {str(o['doc_sha256'])[:12]}, record {o['record_id']}, chunk {o['chunk_id']})"
+            )
+        elif o["source"]:
+            click.echo(f"      source: {o['source']}")
         click.echo(f"      prompt: {o['prompt_name']}@{str(o['prompt_hash'])[:12]}  request: {o['request_hash']}")
         if o["prompt_tokens"] is not None:
             click.echo(

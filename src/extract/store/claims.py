@@ -35,9 +35,11 @@ def refresh_claims(db: Database, claim_ids: Iterable[str], spawn_after: int = 3)
     observations proposes a topic slug `<first tag>-vs-<second tag>` (or `-vs-rest`).
 
     A claim counts its current observations (`current_observations`: a re-run supersedes
-    what its older answers said), and its stance, domain, tags, topics and citations are
-    theirs; a claim with none current keeps those of all its observations, with a count
-    of 0. Its text and first and last seen come from every observation: the history."""
+    what its older answers said), one for each piece of evidence (the same model quoting
+    the same span from two overlapping chunks counts once), and its stance, domain,
+    tags, topics and citations are theirs; a claim with none current keeps those of all
+    its observations, with a count of 0. Its text and first and last seen come from
+    every observation: the history."""
     ids = sorted(set(claim_ids))
     if not ids:
         return 0
@@ -49,7 +51,11 @@ def refresh_claims(db: Database, claim_ids: Iterable[str], spawn_after: int = 3)
         CREATE OR REPLACE TEMP TABLE _obs AS
         WITH flagged AS (
             SELECT o.claim_id, o.obs_id, o.text, o.stance, o.domain, o.tags, o.topic, o.citations, o.created_at,
-                   c.obs_id IS NOT NULL AS is_current
+                   c.obs_id IS NOT NULL AS is_current,
+                   -- One piece of evidence: overlapping chunks quote the same span twice.
+                   CASE WHEN o.doc_sha256 IS NOT NULL AND o.char_start IS NOT NULL
+                        THEN concat_ws('|', o.job, o.model, o.field_path, o.doc_sha256, o.char_start, o.char_end)
+                        ELSE o.obs_id END AS evidence
             FROM observations o JOIN _touched USING (claim_id)
             LEFT JOIN (SELECT obs_id FROM current_observations SEMI JOIN _touched USING (claim_id)) c USING (obs_id)
         )
@@ -76,7 +82,7 @@ def refresh_claims(db: Database, claim_ids: Iterable[str], spawn_after: int = 3)
                list_sort(list_distinct(flatten(list(o.tags) FILTER (WHERE o.counts)))),
                coalesce(list_sort(list_distinct(list(o.topic) FILTER (WHERE o.counts AND o.topic IS NOT NULL))), []),
                list_sort(list_distinct(flatten(list(o.citations) FILTER (WHERE o.counts)))),
-               count_if(o.is_current),
+               count(DISTINCT o.evidence) FILTER (WHERE o.is_current),
                min(o.created_at),
                max(o.created_at),
                NULL
