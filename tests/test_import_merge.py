@@ -148,6 +148,25 @@ def test_an_empty_file_is_a_usage_error_and_starts_no_run(isolated: Path) -> Non
     assert not (isolated / "claims.duckdb").exists() or run_cli("runs", "--json").stdout.strip() == "[]"
 
 
+def test_a_binary_file_is_refused_in_one_line_and_starts_no_run(isolated: Path) -> None:
+    (isolated / "archive.jsonl").write_bytes(b"PK\x03\x04" + bytes(range(256)) * 8)
+    result = run_cli("import", str(isolated / "archive.jsonl"))
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: not a JSONL file:") and len(result.stderr.splitlines()) == 1
+    assert not (isolated / "claims.duckdb").exists()
+
+
+def test_the_summary_says_why_the_first_line_was_rejected(isolated: Path) -> None:
+    path = isolated / "bad.jsonl"
+    path.write_text(json.dumps(_obs(A1, camp=CAMP)) + "\n" + json.dumps({"text": "no stance"}) + "\nnot json\n")
+    result = run_cli("import", str(path))
+    assert result.exit_code == 1
+    (line,) = result.stdout.splitlines()
+    assert "2 rejected (first: line 2: " in line and "stance" in line and line.endswith("all: extract export rejects)")
+    summary = json.loads(run_cli("import", str(path), "--json", "--db", str(isolated / "b.duckdb")).stdout)
+    assert summary["first_reject"].startswith("line 2: ")
+
+
 def test_a_long_file_imports_in_batches(isolated: Path) -> None:
     path = _write(isolated / "many.jsonl", [_obs(f"Claim number {i} about routers.", camp=CAMP) for i in range(5)])
     batches = list(import_batches(path, "run-x", {}, {}, size=2))

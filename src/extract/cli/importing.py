@@ -50,9 +50,10 @@ def import_(observations_file: Path, pipeline_file: Path | None, db: Path | None
     if as_json:
         print_json(s.as_dict())
     else:
+        why = f" (first: {s.first_reject}; all: extract export rejects)" if s.rejects else ""
         click.echo(
             f"import {s.run_id}: {s.lines} line(s), {s.observations} new observation(s),"
-            f" {s.duplicates} already present, {s.claims} claim(s) touched, {s.rejects} rejected" + joined
+            f" {s.duplicates} already present, {s.claims} claim(s) touched, {s.rejects} rejected{why}" + joined
         )
     warn_unanswered(s.borderline_unanswered, s.borderline_problem)
     sys.exit(s.exit_code)

@@ -42,6 +42,8 @@ class ImportSummary:
     # Pairs no arbiter could answer (left apart), and why the last one was not.
     borderline_unanswered: int = 0
     borderline_problem: str = ""
+    # Why the first rejected line was (all of them: `extract export rejects`).
+    first_reject: str = ""
 
     @property
     def exit_code(self) -> int:
@@ -65,6 +67,8 @@ def import_observations(
         raise InputError(f"input not found: {path}")
     if not _has_a_line(path):
         raise InputError(f"nothing to import: {path} is empty")
+    if _is_binary(path):
+        raise InputError(f"not a JSONL file: {path} holds binary data (NUL bytes; UTF-16 text is not read either)")
     size = path.stat().st_size
     told = progress or (lambda done, total, summary: None)
     with open_database(db_path) as db:
@@ -134,6 +138,8 @@ def _count(summary: ImportSummary, parsed: ParsedImport, saved: list[Observation
     summary.observations += len(saved)
     summary.duplicates += len(parsed.observations) - len(saved)
     summary.rejects += len(parsed.rejects)
+    if parsed.rejects and not summary.first_reject:
+        summary.first_reject = parsed.rejects[0].detail
     touched.update(o.claim_id for o in saved)
 
 
@@ -150,3 +156,9 @@ def _cursor(db: Database) -> Iterator[Database]:
 def _has_a_line(path: Path) -> bool:
     with path.open("rb") as handle:
         return any(line.strip() for line in handle)
+
+
+def _is_binary(path: Path) -> bool:
+    """NUL bytes near the start: an archive, an image, a database, UTF-16 text; not JSONL."""
+    with path.open("rb") as handle:
+        return b"\x00" in handle.read(8192)
