@@ -362,6 +362,16 @@ def test_a_plain_run_after_a_fresh_topic_rerun_counts_each_claim_once(isolated: 
     assert [(o["answer_no"], o["current"]) for o in shown["observations"]] == [(0, False), (1, True)]
     text = run_cli("show", kernel_claim["claim_id"]).stdout
     assert "1 observation(s), and 1 superseded by newer runs" in text and text.count("(superseded)") == 1
+    # Exported, the older answers are marked; imported elsewhere, they are left out.
+    exported = isolated / "observations.jsonl"
+    assert run_cli("export", "observations", "--format", "jsonl", "--out", str(exported)).exit_code == 0
+    rows = [json.loads(line) for line in exported.read_text(encoding="utf-8").splitlines()]
+    assert sorted((r["answer_no"], r["current"]) for r in rows) == [(0, False), (0, False), (1, True), (1, True)]
+    other = isolated / "other.duckdb"
+    imported = run_cli("import", str(exported), "--db", str(other), "--json")
+    assert json.loads(imported.stdout)["superseded"] == 2 and json.loads(imported.stdout)["observations"] == 2
+    again = json.loads(run_cli("claims", "--db", str(other), "--json").stdout)
+    assert sorted(c["n_obs"] for c in again) == [1, 1]
 
 
 def _claims() -> list[dict[str, Any]]:

@@ -78,6 +78,8 @@ class ImportedObservation(BaseModel):
     source: str | None = None
     extracted_at: datetime | None = None
     run_label: str | None = None
+    # `extract export observations` marks what a newer run superseded: not brought back.
+    current: bool = True
 
 
 class ReportStatement(BaseModel):

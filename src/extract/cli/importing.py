@@ -34,7 +34,9 @@ def import_(observations_file: Path, pipeline_file: Path | None, db: Path | None
     Required fields: text, stance, kind, topic, field_path, model, quote.
     Optional: domain, tags, citations, camp, lang, source, extracted_at,
     run_label. A bad line is rejected with its reason (exit code 1); importing
-    the same file twice adds nothing.
+    the same file twice adds nothing. Lines with "current": false (what
+    `extract export observations` writes for observations a newer run
+    superseded) are left out.
 
     \b
     Examples:
@@ -51,6 +53,7 @@ def import_(observations_file: Path, pipeline_file: Path | None, db: Path | None
         print_json(s.as_dict())
     else:
         why = f" (first: {s.first_reject}; all: extract export rejects)" if s.rejects else ""
+        why += f", {s.superseded} left out (superseded in the exporting database)" if s.superseded else ""
         click.echo(
             f"import {s.run_id}: {s.lines} line(s), {s.observations} new observation(s),"
             f" {s.duplicates} already present, {s.claims} claim(s) touched, {s.rejects} rejected{why}" + joined

@@ -44,6 +44,8 @@ class ImportSummary:
     borderline_problem: str = ""
     # Why the first rejected line was (all of them: `extract export rejects`).
     first_reject: str = ""
+    # Lines an export marked superseded by a newer run (`"current": false`): left out.
+    superseded: int = 0
 
     @property
     def exit_code(self) -> int:
@@ -138,6 +140,7 @@ def _count(summary: ImportSummary, parsed: ParsedImport, saved: list[Observation
     summary.observations += len(saved)
     summary.duplicates += len(parsed.observations) - len(saved)
     summary.rejects += len(parsed.rejects)
+    summary.superseded += parsed.superseded
     if parsed.rejects and not summary.first_reject:
         summary.first_reject = parsed.rejects[0].detail
     touched.update(o.claim_id for o in saved)

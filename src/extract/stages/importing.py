@@ -31,6 +31,8 @@ class ParsedImport:
     lines: int
     # How far into the file (bytes) this batch ends.
     offset: int = 0
+    # Lines an export marked superseded (`"current": false`), left out.
+    superseded: int = 0
 
 
 BATCH_LINES = 50_000
@@ -95,6 +97,9 @@ def _parse_line(
                 created_at=created,
             )
         )
+        return
+    if not item.current:
+        into.superseded += 1
         return
     citations = []
     flags = []

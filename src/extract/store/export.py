@@ -15,14 +15,17 @@ from typing import IO, Any
 from extract.errors import ConfigError
 from extract.store.db import Database
 
-# The observations export carries the SPEC's import fields, so it re-imports as is.
+# The observations export carries the SPEC's import fields, so it re-imports as is;
+# `current` is false for what a newer run superseded (kept for audit, not re-imported).
 _QUERIES: dict[str, str] = {
     "observations": """
         SELECT text, stance, job AS kind, topic, field_path, model, quote, domain, tags, citations, camp, lang,
                source, strftime(created_at, '%Y-%m-%d') AS extracted_at, coalesce(run_label, run_id) AS run_label,
                claim_id, obs_id, run_id, doc_sha256, record_id, chunk_id, prompt_name, prompt_hash,
-               request_hash, char_start, char_end, alignment, flags
-        FROM observations ORDER BY created_at, obs_id""",
+               request_hash, char_start, char_end, alignment, flags, answer_no, parent_obs_id,
+               c.obs_id IS NOT NULL AS current
+        FROM observations LEFT JOIN (SELECT obs_id FROM current_observations) c USING (obs_id)
+        ORDER BY created_at, obs_id""",
     "documents": "SELECT sha256, path, raw_sha256, encoding, fmt, text FROM documents ORDER BY path, sha256",
     "claims": """SELECT claim_id, text, stance, domain, tags, topics, citations, n_obs, first_seen, last_seen
                  FROM claims ORDER BY claim_id""",
