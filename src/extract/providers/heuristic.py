@@ -19,6 +19,9 @@ from extract.models import ModelReply, ModelRequest
 
 NAME = "heuristic"
 
+# More arXiv ids than a paper's entry has: the record gathers many papers.
+_OWN_IDS = 3
+
 _DATA = re.compile(r"^(<<<DATA-[0-9a-f]+>>>) BEGIN DATA\n(.*)\n\1 END DATA$", re.DOTALL | re.MULTILINE)
 _CLAIM_LINE = re.compile(r"^- (consensus|contested) \| (.+?) \| ([^|\n]*)$", re.MULTILINE)
 _ARXIV_LIKE = re.compile(r"^\d{4}\.\d{4,5}$")
@@ -195,7 +198,10 @@ class Heuristic:
             rec = _RECORD_LINE.match(line)
             if rec:
                 citations.append(rec.group("key"))
-                citations.extend(i.strip() for i in rec.group("ids").split(",") if i.strip() and i.strip() != "-")
+                ids = [i.strip() for i in rec.group("ids").split(",") if i.strip() and i.strip() != "-"]
+                # A paper's entry cites its own ids; a long record (a digest, a whole
+                # page) cites only those its chunk names, not every one in the record.
+                citations.extend(ids if len(ids) <= _OWN_IDS else [i for i in ids if i in data])
         best = sorted(_sentences(data), key=lambda s: (-s.score, s.position))[: self.max_claims]
         claims: list[dict[str, Any]] = []
         for s in sorted(best, key=lambda s: s.position):
