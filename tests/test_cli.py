@@ -77,6 +77,15 @@ def test_show_unknown_claim_is_one_line_exit_2(demo_db: Path) -> None:
     assert result.exit_code == 2 and result.output.strip().startswith("error: no claim c-0000000000")
 
 
+def test_show_takes_a_unique_prefix_of_a_claim_id(demo_db: Path) -> None:
+    ids = sorted(c["claim_id"] for c in json.loads(run_cli("claims", "--json").stdout))
+    unique = next(cid[:6] for cid in ids if sum(other.startswith(cid[:6]) for other in ids) == 1)
+    shown = json.loads(run_cli("show", unique, "--json").stdout)
+    assert shown["claim_id"].startswith(unique) and shown["observations"]
+    too_short = run_cli("show", "c-")  # a prefix needs four characters
+    assert too_short.exit_code == 2 and len(too_short.output.strip().splitlines()) == 1
+
+
 def test_query_without_database_is_one_line_exit_2(isolated: Path) -> None:
     result = run_cli("claims")
     assert result.exit_code == 2 and "no database" in result.output

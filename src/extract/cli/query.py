@@ -12,7 +12,7 @@ from extract.config import load_pipeline
 from extract.errors import NotFound
 from extract.pipeline import database_path, topics_overview_of
 from extract.store import open_database
-from extract.store.claims import ClaimFilter, get_claim, query_claims
+from extract.store.claims import ClaimFilter, claims_by_prefix, get_claim, query_claims
 from extract.store.observations import observations_of_claim
 from extract.store.runs import list_runs
 
@@ -127,14 +127,25 @@ def claims(
 def show(claim_id: str, db: Path | None, as_json: bool) -> None:
     """One claim with all its observations and their full provenance.
 
+    Observations a newer run superseded are listed too, marked. The id may be
+    shortened to any unique prefix.
+
     \b
-    Example:
+    Examples:
       extract show c-0123456789
+      extract show c-0123 --json
     """
     with open_database(database_path(None, db), read_only=True) as database:
         claim = get_claim(database, claim_id)
+        if claim is None and len(claim_id) >= 4:
+            # A shortened id, as `diff` takes shortened run ids.
+            matches = claims_by_prefix(database, claim_id)
+            if len(matches) > 1:
+                raise NotFound(f"claim id {claim_id} is ambiguous: {', '.join(matches[:2])}, ...")
+            claim = get_claim(database, matches[0]) if matches else None
         if claim is None:
             raise NotFound(f"no claim {claim_id} (list them with `extract claims`)")
+        claim_id = claim["claim_id"]
         observations = observations_of_claim(database, claim_id)
     if as_json:
         print_json({**claim, "observations": observations})

@@ -183,6 +183,14 @@ def get_claim(db: Database, claim_id: str) -> dict[str, Any] | None:
     return dict(zip(CLAIM_COLUMNS, row, strict=True)) if row else None
 
 
+def claims_by_prefix(db: Database, prefix: str, limit: int = 3) -> list[str]:
+    """Claim ids starting with `prefix` (at most `limit`), for a shortened id."""
+    rows = db.con.execute(
+        "SELECT claim_id FROM claims WHERE starts_with(claim_id, ?) ORDER BY claim_id LIMIT ?", [prefix, limit]
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def count_claims(db: Database) -> int:
     row = db.con.execute("SELECT count(*) FROM claims").fetchone()
     return int(row[0]) if row else 0
