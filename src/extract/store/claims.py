@@ -44,20 +44,31 @@ def refresh_claims(db: Database, claim_ids: Iterable[str], spawn_after: int = 3)
     if not ids:
         return 0
     db.con.execute("CREATE OR REPLACE TEMP TABLE _touched AS SELECT unnest(?::VARCHAR[]) AS claim_id", [ids])
+    # Only observations a run made (with a request) can be superseded: an imported one
+    # is always current, and claims of imports alone need not work out the view.
+    row = db.con.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM observations JOIN _touched USING (claim_id)"
+        " WHERE request_hash IS NOT NULL LIMIT 1)"
+    ).fetchone()
+    current = (
+        "(SELECT obs_id FROM current_observations SEMI JOIN _touched USING (claim_id))"
+        if row and row[0]
+        else "(SELECT NULL::VARCHAR AS obs_id WHERE false)"
+    )
     # Each touched observation, whether it is current, and whether it counts: a claim
     # counts its current observations, or all of them when none is current.
     db.con.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE _obs AS
         WITH flagged AS (
             SELECT o.claim_id, o.obs_id, o.text, o.stance, o.domain, o.tags, o.topic, o.citations, o.created_at,
-                   c.obs_id IS NOT NULL AS is_current,
+                   o.request_hash IS NULL OR c.obs_id IS NOT NULL AS is_current,
                    -- One piece of evidence: overlapping chunks quote the same span twice.
                    CASE WHEN o.doc_sha256 IS NOT NULL AND o.char_start IS NOT NULL
                         THEN concat_ws('|', o.job, o.model, o.field_path, o.doc_sha256, o.char_start, o.char_end)
                         ELSE o.obs_id END AS evidence
             FROM observations o JOIN _touched USING (claim_id)
-            LEFT JOIN (SELECT obs_id FROM current_observations SEMI JOIN _touched USING (claim_id)) c USING (obs_id)
+            LEFT JOIN {current} c USING (obs_id)
         )
         SELECT f.*, f.is_current OR NOT a.any_current AS counts
         FROM flagged f JOIN (SELECT claim_id, bool_or(is_current) AS any_current FROM flagged GROUP BY claim_id) a
