@@ -27,7 +27,7 @@ def demo_db(isolated: Path) -> Path:
 def test_demo_run_then_runs_claims_show(demo_db: Path) -> None:
     runs = json.loads(run_cli("runs", "--json").stdout)
     assert len(runs) == 1 and runs[0]["status"] == "done" and runs[0]["model"] == "heuristic"
-    assert set(runs[0]["prompts"]) == {"ref_triage"}
+    assert set(runs[0]["prompts"]) == {"ref_triage", "topic_report"}  # the demo writes topic reports too
     claims = json.loads(run_cli("claims", "--json").stdout)
     assert len(claims) == runs[0]["counts"]["claims"] > 5
     for c in claims:  # the documented id scheme, from the claim's first observation

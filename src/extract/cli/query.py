@@ -70,7 +70,7 @@ def runs(db: Path | None, as_json: bool) -> None:
 @click.option("--topic", help="Topic slug.")
 @click.option("--tag", help="Tag (case-insensitive).")
 @click.option("--search", help="Text the claim contains (case-insensitive).")
-@click.option("--limit", type=click.IntRange(min=1), help="At most N claims.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most N claims (default: all).")
 @click.option("--visible", is_flag=True, help="Apply the dashboard's hide rule (no citation and no camp: hidden).")
 @click.option("--superseded", is_flag=True, help="Also claims seen only in runs a newer run replaced.")
 @db_option

@@ -121,6 +121,7 @@ def _print_summary(s: RunSummary) -> None:
 @click.option("--batch", is_flag=True, help="Send uncached requests through the Batch API instead of waiting.")
 @click.option(
     "--topic",
+    metavar="SLUG",
     help="Re-extract one topic's records and write a new report for it alone (the summary counts that"
     " topic's documents, records and chunks).",
 )
@@ -194,7 +195,9 @@ def _print_plan(s: PlanSummary) -> None:
 
 @click.command()
 @pipeline_options
-@click.option("--topic", help="What `run --topic SLUG` would do: that topic's records and its report only.")
+@click.option(
+    "--topic", metavar="SLUG", help="What `run --topic SLUG` would do: that topic's records and its report only."
+)
 @db_option
 @json_option
 @handle_errors

@@ -137,7 +137,10 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
         if stale:
             progress.notice(f"{stale} earlier run(s) left unfinished are marked interrupted")
         summary = RunSummary(run_id=new_run_id(), model=model, db=str(db_path))
-        with _run_row(db, summary, pipeline, {prompt.name: prompt.content_hash}, options.topic):
+        reporting = bool(pipeline.topics and pipeline.report.enabled and not options.batch)
+        report_prompt = load_prompt(pipeline.prompts, "topic_report") if reporting else None
+        prompts = {p.name: p.content_hash for p in (prompt, report_prompt) if p is not None}
+        with _run_row(db, summary, pipeline, prompts, options.topic):
             if model != HEURISTIC and open_batches(db):
                 summary.batch_answers = collect_into_cache(db, pipeline, progress).answers
             work = ingest_and_chunk(db, pipeline, files, summary, tokenizer, progress, run_id=summary.run_id)
@@ -162,8 +165,8 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
                 fresh=options.fresh,
             )
             reports = None
-            if pipeline.topics and pipeline.report.enabled and not options.batch:
-                reports = ReportJob(job, pipeline, load_prompt(pipeline.prompts, "topic_report"), options.topic)
+            if report_prompt is not None:
+                reports = ReportJob(job, pipeline, report_prompt, options.topic)
             # One step per chunk, then one per topic report: `calls` counts both.
             progress.start(len(work) + (len(reports.topics()) if reports is not None else 0))
             asyncio.run(_extract_all(job, work, pipeline.model.concurrency, progress, summary, reports))
