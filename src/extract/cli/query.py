@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -160,14 +159,12 @@ def show(claim_id: str, db: Path | None, as_json: bool) -> None:
     if claim["spawned"]:
         click.echo(f"  spawned topic: {claim['spawned']}")
     click.echo(f"  citations: {', '.join(claim['citations']) or '-'}")
-    spans: dict[tuple[Any, ...], int] = {}
+    first: dict[tuple[str, bool], int] = {}
     for i, o in enumerate(observations, 1):
         mark = "" if o["current"] else "  (superseded)"
-        span = (o["job"], o["model"], o["field_path"], o["doc_sha256"], o["char_start"], o["char_end"], o["current"])
-        if o["doc_sha256"] is not None and o["char_start"] is not None:
-            if span in spans:
-                mark += f"  (the same span as [{spans[span]}], from an overlapping chunk)"
-            spans.setdefault(span, i)
+        seen = first.setdefault((o["evidence_key"], o["current"]), i)
+        if seen != i:
+            mark += f"  (the same span as [{seen}], from an overlapping chunk)"
         click.echo(f"\n  [{i}] {o['job']} by {o['model']} in {o['run_id']} at {o['created_at']:%Y-%m-%d %H:%M}{mark}")
         if o["field_path"]:
             click.echo(

@@ -18,17 +18,19 @@ def claim_ids(db: Database) -> set[str]:
 Key = tuple[str, str | None, str]
 
 
-def _want(db: Database, keys: list[Key]) -> None:
-    """`keys` as the temporary table `_want` (scope, topic, key, block id, key id):
+def _want(db: Database, keys: list[Key], obs: list[int] | None = None) -> None:
+    """`keys` as the temporary table `_want` (obs, scope, topic, key, block id, key id):
     (scope, topic, key) where a key is a token or "@" and a citation, and the topic is
-    null for triage, whose block spans topics."""
+    null for triage, whose block spans topics; `obs`, if given, numbers the observation
+    each key is wanted for."""
     db.con.execute(
         "CREATE OR REPLACE TEMP TABLE _want AS"
-        " SELECT w.scope, w.topic, w.key, b.id AS block, k.id AS key_id FROM"
-        " (SELECT unnest(?::VARCHAR[]) AS scope, unnest(?::VARCHAR[]) AS topic, unnest(?::VARCHAR[]) AS key) w"
+        " SELECT w.obs, w.scope, w.topic, w.key, b.id AS block, k.id AS key_id FROM"
+        " (SELECT unnest(?::INTEGER[]) AS obs, unnest(?::VARCHAR[]) AS scope, unnest(?::VARCHAR[]) AS topic,"
+        "  unnest(?::VARCHAR[]) AS key) w"
         " JOIN claim_blocks b ON b.scope = w.scope AND b.topic IS NOT DISTINCT FROM w.topic"
         " JOIN claim_keys k ON k.key = w.key",
-        [[k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]],
+        [obs or [None] * len(keys), [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]],
     )
 
 
@@ -95,18 +97,10 @@ def load_paired_candidates(
     topic, key)."""
     if not pairs:
         return []
-    db.con.execute(
-        "CREATE OR REPLACE TEMP TABLE _pairs AS"
-        " SELECT w.obs, b.id AS block, k.id AS key_id FROM"
-        " (SELECT unnest(?::INTEGER[]) AS obs, unnest(?::VARCHAR[]) AS scope, unnest(?::VARCHAR[]) AS topic,"
-        "  unnest(?::VARCHAR[]) AS key) w"
-        " JOIN claim_blocks b ON b.scope = w.scope AND b.topic IS NOT DISTINCT FROM w.topic"
-        " JOIN claim_keys k ON k.key = w.key",
-        [[p[0] for p in pairs], [p[1] for p in pairs], [p[2] for p in pairs], [p[3] for p in pairs]],
-    )
+    _want(db, [(scope, topic, key) for _, scope, topic, key in pairs], [p[0] for p in pairs])
     return _signatures(
         db,
-        "SELECT p.claim_id FROM claim_postings p JOIN _pairs w ON p.block = w.block AND p.key = w.key_id"
+        "SELECT p.claim_id FROM claim_postings p JOIN _want w ON p.block = w.block AND p.key = w.key_id"
         " WHERE p.gen <= ? GROUP BY w.obs, p.claim_id HAVING count(*) >= 2",
         gen,
     )

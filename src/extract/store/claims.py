@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from extract.store.db import Database
+from extract.store.observations import EVIDENCE_KEY
 
 CLAIM_COLUMNS = (
     "claim_id",
@@ -63,10 +64,7 @@ def refresh_claims(db: Database, claim_ids: Iterable[str], spawn_after: int = 3)
         WITH flagged AS (
             SELECT o.claim_id, o.obs_id, o.text, o.stance, o.domain, o.tags, o.topic, o.citations, o.created_at,
                    o.request_hash IS NULL OR c.obs_id IS NOT NULL AS is_current,
-                   -- One piece of evidence: overlapping chunks quote the same span twice.
-                   CASE WHEN o.doc_sha256 IS NOT NULL AND o.char_start IS NOT NULL
-                        THEN concat_ws('|', o.job, o.model, o.field_path, o.doc_sha256, o.char_start, o.char_end)
-                        ELSE o.obs_id END AS evidence
+                   {EVIDENCE_KEY} AS evidence
             FROM observations o JOIN _touched USING (claim_id)
             LEFT JOIN {current} c USING (obs_id)
         )

@@ -42,6 +42,15 @@ OBSERVATION_COLUMNS = (
     "answer_no",
 )
 
+# One piece of evidence per observation, except that the same model quoting the same
+# span for the same field (overlapping chunks both hold it) is one piece: SQL over the
+# observation aliased `o`.
+EVIDENCE_KEY = (
+    "CASE WHEN o.doc_sha256 IS NOT NULL AND o.char_start IS NOT NULL"
+    " THEN concat_ws('|', o.job, o.model, o.field_path, o.doc_sha256, o.char_start, o.char_end)"
+    " ELSE o.obs_id END"
+)
+
 CITATION_COLUMNS = ("obs_id", "claim_id", "raw", "kind", "value", "record_id")
 
 
@@ -118,7 +127,7 @@ def observations_of_claim(db: Database, claim_id: str) -> list[dict[str, Any]]:
     cur = db.con.execute(
         f"SELECT {', '.join('o.' + c for c in OBSERVATION_COLUMNS)}, r.prompt_tokens, r.completion_tokens,"
         " r.finish_reason, r.latency_ms, r.endpoint_model, r.raw_text AS raw_response,"
-        " c.obs_id IS NOT NULL AS current"
+        f" c.obs_id IS NOT NULL AS current, {EVIDENCE_KEY} AS evidence_key"
         " FROM observations o LEFT JOIN responses r USING (request_hash, answer_no)"
         " LEFT JOIN (SELECT obs_id FROM current_observations WHERE claim_id = ?) c USING (obs_id)"
         " WHERE o.claim_id = ? ORDER BY o.created_at, o.obs_id",
