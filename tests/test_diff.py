@@ -223,3 +223,9 @@ def test_fail_on_naming_no_kind_is_a_one_line_usage_error(runs: Runs, value: str
     )
     also = diff_cli(runs, runs.a, runs.b, "--fail-on", "new", "--fail-on", value)
     assert also.exit_code == 2 and also.stderr.count("\n") == 1
+
+
+def test_fail_on_followed_by_an_option_says_a_kind_is_missing(runs: Runs) -> None:
+    result = diff_cli(runs, runs.a, runs.b, "--fail-on", "--json")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: --fail-on needs a kind before '--json' (choose from new, dropped,")

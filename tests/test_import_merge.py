@@ -91,6 +91,39 @@ def test_ids_are_stable_and_reimport_adds_nothing(isolated: Path) -> None:
     assert after[A2] == before[A1]
 
 
+ELSE = "Token dropping hurts quality at inference time."
+
+
+def _placed(db: Path) -> dict[str, tuple[str, list[str]]]:
+    """Each observation's claim and flags, by text."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {t: (c, f) for t, c, f in con.execute("SELECT text, claim_id, flags FROM observations").fetchall()}
+
+
+def test_a_line_that_names_its_claim_is_kept_in_it(isolated: Path) -> None:
+    """An exported line carries its claim id: the merge keeps it there, whatever its wording,
+    as long as the claim is of its block; a stored claim is read for it."""
+    named = "c-0123456789"
+    first = [_obs(A1, camp=CAMP, claim_id=named), _obs(B1, camp=CAMP, claim_id=named)]
+    assert run_cli("import", str(_write(isolated / "a.jsonl", first))).exit_code == 0
+    placed = _placed(isolated / "claims.duckdb")
+    # B1 says something else than A1 (on its words it would start a claim of its own).
+    assert placed[A1] == placed[B1] == (named, [])
+    counter = "Routers are not overrated: learned balancing beats random routing at scale."
+    later = [
+        _obs(ELSE, camp=CAMP, claim_id=named),  # the next import: the claim is read from the database
+        _obs(counter, field_path="report.positions[2].counter", claim_id=named),  # another block
+        _obs("A statement from another corpus.", claim_id="claim-42"),  # not an id of this shape
+    ]
+    assert run_cli("import", str(_write(isolated / "b.jsonl", later))).exit_code == 0
+    placed = _placed(isolated / "claims.duckdb")
+    assert placed[ELSE] == (named, [])
+    assert placed[counter][0] != named and placed[counter][1] == [f"claim_id_not_kept:{named}"]
+    assert placed["A statement from another corpus."][1] == ["claim_id_not_kept:claim-42"]
+    with duckdb.connect(str(isolated / "claims.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT n_obs FROM claims WHERE claim_id = ?", [named]).fetchone() == (3,)
+
+
 def test_incremental_merge_equals_one_merge(isolated: Path) -> None:
     """An import reads only the blocks it touches and the stored token counts; the
     claims it makes are those one import of everything makes."""

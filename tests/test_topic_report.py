@@ -43,7 +43,10 @@ def _report(request: dict[str, Any]) -> str:
     )
 
 
-def test_reports_become_linked_observations(isolated: Path) -> None:
+def _run_with_a_report(isolated: Path) -> tuple[list[str], list[dict[str, Any]]]:
+    """A run over one paper with a topic report (a headline, one camp's stance and
+    counter) from a fake endpoint: the citation keys the triage request listed, and
+    the report requests."""
     dumps = isolated / "dumps"
     dumps.mkdir()
     (dumps / "a.md").write_text("## Flash\nhttps://arxiv.org/abs/2307.08691\nThe paper shows a 2x speedup.\n")
@@ -65,6 +68,11 @@ def test_reports_become_linked_observations(isolated: Path) -> None:
         report_requests = [r for r in server.requests if r["response_format"]["json_schema"]["name"] == "topic_report"]
     assert result.exit_code == 0, result.output
     assert len(report_requests) == 1
+    return keys, report_requests
+
+
+def test_reports_become_linked_observations(isolated: Path) -> None:
+    keys, report_requests = _run_with_a_report(isolated)
     schema = report_requests[0]["response_format"]["json_schema"]["schema"]
     assert schema["properties"]["positions"]["maxItems"] == 4
     with duckdb.connect(str(isolated / "claims.duckdb"), read_only=True) as con:
@@ -82,6 +90,40 @@ def test_reports_become_linked_observations(isolated: Path) -> None:
     assert stance[4] == [keys[0], "2307.08691"]  # the key, resolved to its record's arXiv id
     assert stance[5] == ["unknown_citation:Bogus2099Key"]  # flagged and dropped
     assert counter[7] == stance[6]
+
+
+def _claims_and_links(db: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        claims = con.execute(
+            "SELECT claim_id, text, stance, domain, tags, topics, citations, n_obs FROM claims ORDER BY claim_id"
+        ).fetchall()
+        links = con.execute(
+            "SELECT o.field_path, o.claim_id, p.field_path, p.claim_id FROM observations o"
+            " JOIN observations p ON p.obs_id = o.parent_obs_id ORDER BY o.obs_id"
+        ).fetchall()
+    return claims, links
+
+
+def test_an_export_imported_elsewhere_keeps_its_claims_and_links(isolated: Path) -> None:
+    _run_with_a_report(isolated)
+    exported = isolated / "observations.jsonl"
+    assert run_cli("export", "observations", "--out", str(exported)).exit_code == 0
+    original = _claims_and_links(isolated / "claims.duckdb")
+    assert original[1] == [
+        ("report.positions[0].counter", original[1][0][1], "report.positions[0].stance", original[1][0][3])
+    ]
+
+    other = isolated / "other.duckdb"
+    imported = json.loads(run_cli("import", str(exported), "--db", str(other), "--json").stdout)
+    assert imported["observations"] == len(exported.read_text(encoding="utf-8").splitlines())
+    # The same claims under the same ids, with the same counts, text and citations, and
+    # the counter still answers its stance.
+    assert _claims_and_links(other) == original
+
+    # Into its own database, an export adds nothing: each line is an observation it holds.
+    again = json.loads(run_cli("import", str(exported), "--json").stdout)
+    assert again["observations"] == 0 and again["duplicates"] == imported["observations"]
+    assert _claims_and_links(isolated / "claims.duckdb") == original
 
 
 def test_heuristic_demo_writes_extractive_reports(isolated: Path) -> None:

@@ -19,6 +19,10 @@ from typing import Any
 # builds on every call, built once: ids are hashed for every imported line.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
+# The shapes of the ids made here, for ids that come back in (an export, re-imported).
+OBS_ID = re.compile(r"o-[0-9a-f]{12}")
+CLAIM_ID = re.compile(r"c-[0-9a-f]{10}")
+
 
 def canonical_json(value: Any) -> str:
     """Sorted keys, compact separators, raw UTF-8: stable across runs and machines."""

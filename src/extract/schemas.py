@@ -80,6 +80,17 @@ class ImportedObservation(BaseModel):
     run_label: str | None = None
     # `extract export observations` marks what a newer run superseded: not brought back.
     current: bool = True
+    # An export also carries the observation's id, its claim's and the stance a counter
+    # answers: re-imported, the observation keeps them (`stages.importing`) ...
+    obs_id: str | None = None
+    claim_id: str | None = None
+    parent_obs_id: str | None = None
+    # ... and where its quote lies (which document, which characters), and when it was
+    # made to the second (`extracted_at` is the date).
+    doc_sha256: str | None = None
+    char_start: int | None = Field(default=None, ge=0)
+    char_end: int | None = Field(default=None, ge=0)
+    created_at: datetime | None = None
 
 
 class ReportStatement(BaseModel):

@@ -25,6 +25,9 @@ def _fail_on(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
     kinds: list[str] = []
     for value in values:
         named = [k.strip() for k in value.split(",") if k.strip()]
+        if value.startswith("-"):
+            # `--fail-on --db X`: click took the next option as the value.
+            fail(f"--fail-on needs a kind before {value!r} (choose from {choices})")
         if not named:
             fail(f"--fail-on {value!r} names no kind (choose from {choices})")
         unknown = [k for k in named if k not in FAIL_ON_CHOICES]

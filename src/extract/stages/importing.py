@@ -4,11 +4,21 @@ observations here, then merge like any other.
 Each line is validated on its own; a bad line goes to `rejects` with its reason
 and the raw line, never silently dropped. An observation's id is the hash of its
 canonical line, so importing the same file twice adds nothing.
+
+A line exported by `extract export observations` keeps what it was: its `obs_id`
+(so an export re-imported into its own database adds nothing), its `parent_obs_id`
+(a counter's link to its stance), where its quote lies (`doc_sha256`, `char_start`,
+`char_end`: one piece of evidence counts once, `store.observations.EVIDENCE_KEY`),
+when it was made (`created_at`) and its `claim_id`, which the merge keeps when that
+claim is new here or of the same block (`stages.merge`). Ids of another
+shape are not taken: the line gets a hashed id, and a claim id not kept is flagged
+`claim_id_not_kept:<id>`.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +27,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from extract.errors import InputError
-from extract.hashing import canonical_json, short_id
+from extract.hashing import CLAIM_ID, OBS_ID, canonical_json, short_id
 from extract.models import Citation, Observation, Reject
 from extract.schemas import ImportedObservation
 from extract.stages.validate import resolve_citation
@@ -36,6 +46,7 @@ class ParsedImport:
 
 
 BATCH_LINES = 50_000
+DOC_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def import_batches(
@@ -108,10 +119,17 @@ def _parse_line(
         if c.kind == "unknown":
             flags.append(f"unknown_citation:{c.value}")
         citations.append(Citation(c.raw, c.kind, c.value, c.record_id))
+    span = (item.char_start, item.char_end) if item.char_start is not None and item.char_end is not None else None
+    if span and span[0] > span[1]:
+        span = None
+    claim_id = _kept(item.claim_id, CLAIM_ID)
+    if item.claim_id and not claim_id:
+        flags.append(f"claim_id_not_kept:{item.claim_id[:40]}")
     into.observations.append(
         Observation(
-            obs_id=short_id("o-", ["import", canonical_json(json.loads(line))]),
-            claim_id="",
+            obs_id=_kept(item.obs_id, OBS_ID) or short_id("o-", ["import", canonical_json(json.loads(line))]),
+            # Not empty: the claim the merge is to keep it in.
+            claim_id=claim_id,
             run_id=run_id,
             job=item.kind,
             text=item.text.strip(),
@@ -124,11 +142,24 @@ def _parse_line(
             alignment="imported",
             flags=tuple(flags),
             model=item.model,
-            created_at=item.extracted_at.replace(tzinfo=None) if item.extracted_at else created,
+            created_at=_naive(item.created_at or item.extracted_at) or created,
             field_path=item.field_path,
             camp=item.camp,
             lang=item.lang,
             source=item.source or str(path),
             run_label=item.run_label,
+            parent_obs_id=_kept(item.parent_obs_id, OBS_ID) or None,
+            doc_sha256=_kept(item.doc_sha256, DOC_SHA256) or None,
+            char_start=span[0] if span else None,
+            char_end=span[1] if span else None,
         )
     )
+
+
+def _naive(when: datetime | None) -> datetime | None:
+    return when.replace(tzinfo=None) if when else None
+
+
+def _kept(value: str | None, shape: re.Pattern[str]) -> str:
+    """An id the line carries, if it has the shape of the ids made here; else ""."""
+    return value if value and shape.fullmatch(value) else ""

@@ -18,7 +18,8 @@ and a penalty for numbers that disagree. A candidate scoring just under the thre
 Claim ids are fixed when a claim is created and never change: `c-` + the first
 10 hex digits of sha256(canonical JSON [normalised text of its first observation,
 scope, topic for report statements else null, n]), where n is 0 unless that id is
-already taken by another claim (then 1, 2, ...). See `extract.hashing`.
+already taken by another claim (then 1, 2, ...). See `extract.hashing`. An
+observation that names its claim (an exported line, re-imported) keeps that id.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from itertools import chain
 from typing import Any
@@ -45,6 +46,7 @@ from extract.store.claim_index import (
     claim_ids,
     count_claims,
     load_candidates,
+    load_claims,
     load_paired_candidates,
     postings_generation,
     save_index,
@@ -248,6 +250,11 @@ def _gathered(tokens: list[list[int]], citations: list[list[int]]) -> set[int]:
     return found
 
 
+def _not_kept(o: Observation, named: str) -> Observation:
+    """An observation that named a claim of another block, placed by its wording instead."""
+    return replace(o, flags=(*o.flags, f"claim_id_not_kept:{named}"))
+
+
 def _first(pair: tuple[int, str]) -> int:
     return pair[0]
 
@@ -309,6 +316,9 @@ class Merger:
         self._log1p: list[float] = [math.log1p(k) for k in range(1024)]
         self._df_known: set[str] = set()
         self._df_delta: Counter[str] = Counter()
+        # Claim id -> position in `claims`, built when an observation first names its
+        # claim (an import of an export), kept up to date from then on.
+        self._at: dict[str, int] | None = None
 
     def _load(self, observations: list[Observation], signatures: list[Signature]) -> None:
         """Count the stored claims carrying each key of these observations in their
@@ -319,6 +329,8 @@ class Merger:
         if not self._stored:
             self._read([], signatures)
             return
+        # Stored claims that observations name (an export re-imported) are read whole.
+        named = sorted({o.claim_id for o in observations if o.claim_id in self._ids} - self._in_memory)
         blocks = [block_of(scope_of(o.job, o.field_path), o.topic) for o in observations]
         uncounted: list[tuple[str, str | None, str]] = []
         for block, sig in zip(blocks, signatures, strict=True):
@@ -363,21 +375,24 @@ class Merger:
             else:
                 wanted.update((block[0], block[1], t) for t in maybe)
             more.update(sig.tokens)
-        self._read(sorted(wanted, key=_key_order), signatures, pairs)
+        self._read(sorted(wanted, key=_key_order), signatures, pairs, named)
 
     def _read(
         self,
         keys: list[tuple[str, str | None, str]],
         signatures: Iterable[Signature],
         pairs: list[tuple[int, str, str | None, str]] | None = None,
+        named: list[str] | None = None,
     ) -> None:
-        """Read the stored claims (not yet in memory) carrying these keys, and those
+        """Read the stored claims (not yet in memory) carrying these keys, those
         carrying two of the tokens of one observation in `pairs` (its number, block and
-        token); then the document frequencies of the tokens of these signatures and
-        those claims. A claim is read whole and indexed under all its keys."""
+        token) and those `named`; then the document frequencies of the tokens of these
+        signatures and those claims. A claim is read whole and indexed under all its keys."""
         found = load_candidates(self.db, keys, self._gen) if keys else []
         if pairs:
             found += load_paired_candidates(self.db, pairs, self._gen)
+        if named:
+            found += load_claims(self.db, named)
         rows = []
         for row in found:
             if row[0] not in self._in_memory:
@@ -409,6 +424,8 @@ class Merger:
         self._in_memory.add(claim.claim_id)
         claim.at = len(self.claims)
         self.claims.append(claim)
+        if self._at is not None:
+            self._at[claim.claim_id] = claim.at
         self._index(claim.at, claim.sig.tokens, claim.sig.citations)
         return claim.at
 
@@ -524,9 +541,21 @@ class Merger:
     def place(self, o: Observation, sig: Signature) -> tuple[str, str | None]:
         """The claim id for one observation (joining or creating a claim) given its
         signature, and what decided a borderline join (None: the wording); the stored
-        claims it could join must be loaded (`assign` does that)."""
+        claims it could join must be loaded (`assign` does that).
+
+        An observation that names its claim (`o.claim_id`, from an export) joins it
+        when that claim is of its block, or starts it under that id when no claim has
+        it; otherwise (the id is another block's) it is placed by its wording."""
         scope = scope_of(o.job, o.field_path)
         block = block_of(scope, o.topic)
+        if o.claim_id:
+            if self._at is None:
+                self._at = {c.claim_id: c.at for c in self.claims}
+            at = self._at.get(o.claim_id)
+            if at is not None and block_of(self.claims[at].scope, self.claims[at].topic) == block:
+                return self._join(self.claims[at], sig, block, o.camp), None
+            if o.claim_id not in self._ids:
+                return self._create(o, scope, sig, o.claim_id), None
         scale = self._scale()
         weight = len(sig.tokens) * scale - self._logdf(sig.tokens)
         camp = _camp_tokens(o.camp) if o.camp else None
@@ -550,10 +579,17 @@ class Merger:
         if best is None and borderline:
             best, basis = self._arbitrate(o.text, borderline)
         if best is None:
-            text = o.text if self.arbiter else None
-            claim = _Claim(self._new_id(o, scope), scope, o.topic, o.camp, sig, 1, dirty=True, text=text)
-            self._new_claim(claim)
-            return claim.claim_id, None
+            return self._create(o, scope, sig, self._new_id(o, scope)), None
+        return self._join(best, sig, block, o.camp), basis
+
+    def _create(self, o: Observation, scope: str, sig: Signature, claim_id: str) -> str:
+        text = o.text if self.arbiter else None
+        self._new_claim(_Claim(claim_id, scope, o.topic, o.camp, sig, 1, dirty=True, text=text))
+        return claim_id
+
+    def _join(self, best: _Claim, sig: Signature, block: tuple[str, str | None], camp: str | None) -> str:
+        """The observation of this signature joins `best`, whose signature gains its
+        tokens (up to `SIGNATURE_CAP`) and citations."""
         best.n_obs += 1
         best.dirty = True
         room = SIGNATURE_CAP - len(best.sig.tokens)
@@ -566,7 +602,7 @@ class Merger:
             self._count(added)
         best.sig.citations |= new_cites
         best.sig.numbers |= sig.numbers & added
-        best.camp = best.camp or o.camp
+        best.camp = best.camp or camp
         self._index(best.at, added, new_cites)
         if (added or new_cites) and (self._stored or not best.fresh):
             gained = [*added, *("@" + c for c in new_cites)]
@@ -574,7 +610,7 @@ class Merger:
                 self._carry(block, gained)
             if not best.fresh:
                 best.gained = gained if best.gained is None else best.gained + gained
-        return best.claim_id, basis
+        return best.claim_id
 
     def _arbitrate(self, text: str, borderline: list[tuple[float, str, _Claim]]) -> tuple[_Claim | None, str | None]:
         """The first of the best borderline candidates the arbiter says states the same claim."""
@@ -596,7 +632,11 @@ class Merger:
         with no_cyclic_gc():
             signatures = [signature(o.text, [c.value for c in o.citations]) for o in ordered]
             self._load(ordered, signatures)
-            return [o.with_claim(*self.place(o, sig)) for o, sig in zip(ordered, signatures, strict=True)]
+            placed = [o.with_claim(*self.place(o, sig)) for o, sig in zip(ordered, signatures, strict=True)]
+        return [
+            p if not o.claim_id or p.claim_id == o.claim_id else _not_kept(p, o.claim_id)
+            for o, p in zip(ordered, placed, strict=True)
+        ]
 
     def changes(self) -> tuple[list[list[Any]], Counter[str]]:
         """The `claim_index` rows of the claims changed since the last call and the new

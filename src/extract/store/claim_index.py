@@ -68,12 +68,20 @@ def load_candidates(db: Database, keys: list[Key], gen: int) -> list[tuple[Any, 
         db,
         "SELECT p.claim_id FROM claim_postings p"
         " SEMI JOIN _want w ON p.block = w.block AND p.key = w.key_id WHERE p.gen <= ?",
-        gen,
+        [gen],
     )
 
 
-def _signatures(db: Database, chosen: str, gen: int) -> list[tuple[Any, ...]]:
-    """The `claim_index` rows of the claims the query `chosen` (one `?`: `gen`) selects."""
+def load_claims(db: Database, ids: list[str]) -> list[tuple[Any, ...]]:
+    """The signatures (as stored now) of these claims, those stored."""
+    if not ids:
+        return []
+    db.con.execute("CREATE OR REPLACE TEMP TABLE _ids AS SELECT unnest(?::VARCHAR[]) AS claim_id", [ids])
+    return _signatures(db, "SELECT claim_id FROM _ids", [])
+
+
+def _signatures(db: Database, chosen: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """The `claim_index` rows of the claims the query `chosen` (with `params`) selects."""
     # Tokens and numbers (no spaces in either) come as one string each: DuckDB
     # hands over lists of strings much more slowly.
     rows = db.con.execute(
@@ -82,7 +90,7 @@ def _signatures(db: Database, chosen: str, gen: int) -> list[tuple[Any, ...]]:
                array_to_string(i.numbers, ' '), i.n_obs
         FROM claim_index i SEMI JOIN ({chosen}) f ON i.claim_id = f.claim_id ORDER BY i.claim_id
         """,
-        [gen],
+        params,
     ).fetchall()
     return [
         (c, s, t, camp, tokens.split(), cites, numbers.split(), n) for c, s, t, camp, tokens, cites, numbers, n in rows
@@ -102,7 +110,7 @@ def load_paired_candidates(
         db,
         "SELECT p.claim_id FROM claim_postings p JOIN _want w ON p.block = w.block AND p.key = w.key_id"
         " WHERE p.gen <= ? GROUP BY w.obs, p.claim_id HAVING count(*) >= 2",
-        gen,
+        [gen],
     )
 
 

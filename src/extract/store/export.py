@@ -23,7 +23,7 @@ _QUERIES: dict[str, str] = {
                source, strftime(created_at, '%Y-%m-%d') AS extracted_at, coalesce(run_label, run_id) AS run_label,
                claim_id, obs_id, run_id, doc_sha256, record_id, chunk_id, prompt_name, prompt_hash,
                request_hash, char_start, char_end, alignment, flags, answer_no, parent_obs_id,
-               c.obs_id IS NOT NULL AS current
+               c.obs_id IS NOT NULL AS current, created_at
         FROM observations LEFT JOIN (SELECT obs_id FROM current_observations) c USING (obs_id)
         ORDER BY created_at, obs_id""",
     "documents": "SELECT sha256, path, raw_sha256, encoding, fmt, text FROM documents ORDER BY path, sha256",
