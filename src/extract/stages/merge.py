@@ -43,13 +43,13 @@ from extract.stages.arbiter import Arbiter
 from extract.store import Database
 from extract.store.arbiters import claim_text
 from extract.store.claim_index import (
-    claim_ids,
+    PostingNumbers,
     count_claims,
-    load_candidates,
-    load_claims,
-    load_paired_candidates,
+    count_stored_claims,
+    load_signatures,
     postings_generation,
     save_index,
+    stored_claim_ids,
     token_frequencies,
 )
 
@@ -290,14 +290,21 @@ class Merger:
     max_asks: int = 2
 
     def __post_init__(self) -> None:
-        self._ids: set[str] = claim_ids(self.db)
-        self._n_claims = len(self._ids)
+        self._n_claims = count_stored_claims(self.db)
+        # Claim ids known to be taken: those of the claims in memory, and of stored ones
+        # met (an id a new claim would get, a claim an observation names); and stored
+        # ids known to be free. Not every stored id: the database says when asked.
+        self._ids: set[str] = set()
+        self._free: set[str] = set()
+        # The id `_new_id` gives an observation first (n = 0), worked out in `_load`.
+        self._first_ids: dict[str, str] = {}
         # Claims stored before this merger began are the only ones it may have to read:
         # those it makes itself stay in memory.
-        self._stored = bool(self._ids)
+        self._stored = self._n_claims > 0
         # The stored claims are those of `claim_postings` up to this save: later ones
         # are this merger's own, which it holds in memory.
         self._gen = postings_generation(self.db) if self._stored else -1
+        self._numbers = PostingNumbers(self.db)
         # With stored claims: per block, how many claims carry each key (tokens,
         # "@citation") of the observations seen so far, stored ones included, and the
         # keys whose stored claims are all in memory (their postings are complete).
@@ -329,8 +336,15 @@ class Merger:
         if not self._stored:
             self._read([], signatures)
             return
-        # Stored claims that observations name (an export re-imported) are read whole.
-        named = sorted({o.claim_id for o in observations if o.claim_id in self._ids} - self._in_memory)
+        # Which of the ids these observations would give a new claim, or name (an export
+        # re-imported), stored claims have: the named ones are read whole.
+        first = {o.obs_id: self._id_for(o, scope_of(o.job, o.field_path), 0) for o in observations}
+        self._first_ids.update(first)
+        asked = {*first.values(), *(o.claim_id for o in observations if o.claim_id)} - self._ids - self._free
+        taken = stored_claim_ids(self.db, sorted(asked))
+        self._ids |= taken
+        self._free |= asked - taken
+        named = sorted({o.claim_id for o in observations if o.claim_id in taken} - self._in_memory)
         blocks = [block_of(scope_of(o.job, o.field_path), o.topic) for o in observations]
         uncounted: list[tuple[str, str | None, str]] = []
         for block, sig in zip(blocks, signatures, strict=True):
@@ -339,7 +353,7 @@ class Merger:
                 if key not in counts:
                     counts[key] = 0
                     uncounted.append((block[0], block[1], key))
-        stored = count_claims(self.db, uncounted, self._gen)
+        stored = count_claims(self._numbers, uncounted, self._gen)
         for scope, topic, key in uncounted:
             n = stored.get((scope, topic, key), 0)
             self._counts[(scope, topic)][key] = n
@@ -388,11 +402,7 @@ class Merger:
         carrying two of the tokens of one observation in `pairs` (its number, block and
         token) and those `named`; then the document frequencies of the tokens of these
         signatures and those claims. A claim is read whole and indexed under all its keys."""
-        found = load_candidates(self.db, keys, self._gen) if keys else []
-        if pairs:
-            found += load_paired_candidates(self.db, pairs, self._gen)
-        if named:
-            found += load_claims(self.db, named)
+        found = load_signatures(self._numbers, keys, pairs or [], named or [], self._gen)
         rows = []
         for row in found:
             if row[0] not in self._in_memory:
@@ -422,6 +432,7 @@ class Merger:
 
     def _place_claim(self, claim: _Claim) -> int:
         self._in_memory.add(claim.claim_id)
+        self._ids.add(claim.claim_id)
         claim.at = len(self.claims)
         self.claims.append(claim)
         if self._at is not None:
@@ -430,7 +441,6 @@ class Merger:
         return claim.at
 
     def _new_claim(self, claim: _Claim) -> int:
-        self._ids.add(claim.claim_id)
         self._n_claims += 1
         self._count(claim.sig.tokens)
         claim.fresh = True
@@ -529,14 +539,28 @@ class Merger:
             score += 0.05 if sig.numbers & claim.sig.numbers else -0.35
         return score
 
+    @staticmethod
+    def _id_for(o: Observation, scope: str, n: int) -> str:
+        return "c-" + sha256_json([normalise_claim_text(o.text), scope, o.topic if scope != "triage" else None, n])[:10]
+
+    def _taken(self, claim_id: str) -> bool:
+        if claim_id in self._ids:
+            return True
+        if not self._stored or claim_id in self._free:
+            return False
+        if stored_claim_ids(self.db, [claim_id]):
+            self._ids.add(claim_id)
+            return True
+        self._free.add(claim_id)
+        return False
+
     def _new_id(self, o: Observation, scope: str) -> str:
         n = 0
-        while True:
-            key = [normalise_claim_text(o.text), scope, o.topic if scope != "triage" else None, n]
-            candidate = "c-" + sha256_json(key)[:10]
-            if candidate not in self._ids:
-                return candidate
+        candidate = self._first_ids.pop(o.obs_id, None) or self._id_for(o, scope, 0)
+        while self._taken(candidate):
             n += 1
+            candidate = self._id_for(o, scope, n)
+        return candidate
 
     def place(self, o: Observation, sig: Signature) -> tuple[str, str | None]:
         """The claim id for one observation (joining or creating a claim) given its
@@ -554,7 +578,7 @@ class Merger:
             at = self._at.get(o.claim_id)
             if at is not None and block_of(self.claims[at].scope, self.claims[at].topic) == block:
                 return self._join(self.claims[at], sig, block, o.camp), None
-            if o.claim_id not in self._ids:
+            if not self._taken(o.claim_id):
                 return self._create(o, scope, sig, o.claim_id), None
         scale = self._scale()
         weight = len(sig.tokens) * scale - self._logdf(sig.tokens)
@@ -633,6 +657,7 @@ class Merger:
             signatures = [signature(o.text, [c.value for c in o.citations]) for o in ordered]
             self._load(ordered, signatures)
             placed = [o.with_claim(*self.place(o, sig)) for o, sig in zip(ordered, signatures, strict=True)]
+            self._first_ids.clear()
         return [
             p if not o.claim_id or p.claim_id == o.claim_id else _not_kept(p, o.claim_id)
             for o, p in zip(ordered, placed, strict=True)

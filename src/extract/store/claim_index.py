@@ -4,6 +4,7 @@ signature, and of how many claims carry each token (for IDF weights)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from extract.store.db import Database
@@ -11,27 +12,68 @@ from extract.store.db import Database
 INDEX_COLUMNS = ("claim_id", "scope", "topic", "camp", "tokens", "citations", "numbers", "n_obs")
 
 
-def claim_ids(db: Database) -> set[str]:
-    return {row[0] for row in db.con.execute("SELECT claim_id FROM claim_index").fetchall()}
+def count_stored_claims(db: Database) -> int:
+    row = db.con.execute("SELECT count(*) FROM claim_index").fetchone()
+    return int(row[0]) if row else 0
+
+
+def stored_claim_ids(db: Database, ids: list[str]) -> set[str]:
+    """Those of `ids` that stored claims have."""
+    if not ids:
+        return set()
+    rows = db.con.execute(
+        "SELECT claim_id FROM claim_index SEMI JOIN (SELECT unnest(?::VARCHAR[]) AS claim_id) USING (claim_id)", [ids]
+    ).fetchall()
+    return {r[0] for r in rows}
 
 
 Key = tuple[str, str | None, str]
 
 
-def _want(db: Database, keys: list[Key], obs: list[int] | None = None) -> None:
-    """`keys` as the temporary table `_want` (obs, scope, topic, key, block id, key id):
-    (scope, topic, key) where a key is a token or "@" and a citation, and the topic is
-    null for triage, whose block spans topics; `obs`, if given, numbers the observation
-    each key is wanted for."""
-    db.con.execute(
-        "CREATE OR REPLACE TEMP TABLE _want AS"
-        " SELECT w.obs, w.scope, w.topic, w.key, b.id AS block, k.id AS key_id FROM"
-        " (SELECT unnest(?::INTEGER[]) AS obs, unnest(?::VARCHAR[]) AS scope, unnest(?::VARCHAR[]) AS topic,"
-        "  unnest(?::VARCHAR[]) AS key) w"
-        " JOIN claim_blocks b ON b.scope = w.scope AND b.topic IS NOT DISTINCT FROM w.topic"
-        " JOIN claim_keys k ON k.key = w.key",
-        [obs or [None] * len(keys), [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]],
-    )
+@dataclass
+class PostingNumbers:
+    """The numbers `claim_postings` gives blocks (scope, topic) and keys, looked up as
+    needed and kept: they never change once given. Keys and blocks go into queries as
+    these numbers, not as strings (handing DuckDB lists of strings is what costs)."""
+
+    db: Database
+    blocks: dict[tuple[str, str | None], int] = field(default_factory=dict)
+    keys: dict[str, int] = field(default_factory=dict)
+
+    def numbered(self, keys: list[Key]) -> list[tuple[int, int, int]]:
+        """(position in `keys`, block number, key number) of the keys that have both
+        numbers: the others no stored claim has carried."""
+        if any(block not in self.blocks for block in {(k[0], k[1]) for k in keys}):
+            rows = self.db.con.execute("SELECT scope, topic, id FROM claim_blocks").fetchall()
+            self.blocks.update(((scope, topic), n) for scope, topic, n in rows)
+        unknown = sorted({k[2] for k in keys} - self.keys.keys())
+        if unknown:
+            rows = self.db.con.execute(
+                "SELECT key, id FROM claim_keys SEMI JOIN (SELECT unnest(?::VARCHAR[]) AS key) USING (key)", [unknown]
+            ).fetchall()
+            self.keys.update(rows)
+        found = []
+        for at, (scope, topic, key) in enumerate(keys):
+            block, number = self.blocks.get((scope, topic)), self.keys.get(key)
+            if block is not None and number is not None:
+                found.append((at, block, number))
+        return found
+
+
+def _want(numbers: PostingNumbers, keys: list[Key], obs: list[int] | None = None) -> list[tuple[int, int, int]]:
+    """`keys` as the temporary table `_want` (block, key_id), or (obs, block, key_id)
+    when `obs` numbers the observation each key is wanted for: (scope, topic, key)
+    where a key is a token or "@" and a citation, and the topic is null for triage,
+    whose block spans topics. Returns (position in `keys`, block, key_id) of those
+    stored claims may carry."""
+    found = numbers.numbered(keys)
+    columns = [[f[1] for f in found], [f[2] for f in found]]
+    select = "unnest(?::INTEGER[]) AS block, unnest(?::INTEGER[]) AS key_id"
+    if obs is not None:
+        columns.insert(0, [obs[f[0]] for f in found])
+        select = "unnest(?::INTEGER[]) AS obs, " + select
+    numbers.db.con.execute(f"CREATE OR REPLACE TEMP TABLE _want AS SELECT {select}", columns)
+    return found
 
 
 def postings_generation(db: Database) -> int:
@@ -40,48 +82,67 @@ def postings_generation(db: Database) -> int:
     return int(row[0]) if row else -1
 
 
-def count_claims(db: Database, keys: list[Key], gen: int) -> dict[Key, int]:
+def count_claims(numbers: PostingNumbers, keys: list[Key], gen: int) -> dict[Key, int]:
     """How many stored claims carried each key in its block as of save `gen` (keys no
     claim carried are left out)."""
     if not keys:
         return {}
-    _want(db, keys)
-    # Counted before joining back to the keys' names: joined first, DuckDB groups
-    # every posting before the join.
-    rows = db.con.execute(
-        "SELECT w.scope, w.topic, w.key, c.n FROM ("
-        "  SELECT p.block, p.key, count(*) AS n FROM claim_postings p"
-        "  SEMI JOIN _want w ON p.block = w.block AND p.key = w.key_id WHERE p.gen <= ? GROUP BY p.block, p.key"
-        ") c JOIN _want w ON w.block = c.block AND w.key_id = c.key",
+    found = _want(numbers, keys)
+    if not found:
+        return {}
+    at = {(block, key): keys[i] for i, block, key in found}
+    rows = numbers.db.con.execute(
+        "SELECT p.block, p.key, count(*) FROM claim_postings p"
+        " SEMI JOIN _want w ON p.block = w.block AND p.key = w.key_id WHERE p.gen <= ? GROUP BY p.block, p.key",
         [gen],
     ).fetchall()
-    return {(scope, topic, key): n for scope, topic, key, n in rows}
+    return {at[(block, key)]: n for block, key, n in rows}
 
 
-def load_candidates(db: Database, keys: list[Key], gen: int) -> list[tuple[Any, ...]]:
-    """The signatures (as stored now) of the claims that carried one of these keys in
-    their block as of save `gen`."""
-    if not keys:
+def load_signatures(
+    numbers: PostingNumbers,
+    keys: list[Key],
+    pairs: list[tuple[int, str, str | None, str]],
+    named: list[str],
+    gen: int,
+) -> list[tuple[Any, ...]]:
+    """The signatures (as stored now) of the claims that carried, as of save `gen`, one
+    of `keys` in its block, or two of the keys given for one observation in `pairs`
+    (observation number, scope, topic, key), and of the claims `named`: the postings of
+    all these keys are read once, and the claims once."""
+    chosen = []
+    db = numbers.db
+    if keys or pairs:
+        _want(
+            numbers,
+            [*keys, *((scope, topic, key) for _, scope, topic, key in pairs)],
+            [-1] * len(keys) + [p[0] for p in pairs],
+        )
+        db.con.execute(
+            "CREATE OR REPLACE TEMP TABLE _hits AS SELECT p.block, p.key, p.claim_id FROM claim_postings p"
+            " SEMI JOIN _want w ON p.block = w.block AND p.key = w.key_id WHERE p.gen <= ?",
+            [gen],
+        )
+    if keys:
+        chosen.append(
+            "SELECT h.claim_id FROM _hits h"
+            " SEMI JOIN (SELECT block, key_id FROM _want WHERE obs < 0) w ON h.block = w.block AND h.key = w.key_id"
+        )
+    if pairs:
+        chosen.append(
+            "SELECT h.claim_id FROM _hits h JOIN (SELECT obs, block, key_id FROM _want WHERE obs >= 0) w"
+            " ON h.block = w.block AND h.key = w.key_id GROUP BY w.obs, h.claim_id HAVING count(*) >= 2"
+        )
+    if named:
+        db.con.execute("CREATE OR REPLACE TEMP TABLE _ids AS SELECT unnest(?::VARCHAR[]) AS claim_id", [named])
+        chosen.append("SELECT claim_id FROM _ids")
+    if not chosen:
         return []
-    _want(db, keys)
-    return _signatures(
-        db,
-        "SELECT p.claim_id FROM claim_postings p"
-        " SEMI JOIN _want w ON p.block = w.block AND p.key = w.key_id WHERE p.gen <= ?",
-        [gen],
-    )
+    return _signatures(db, " UNION ALL ".join(chosen))
 
 
-def load_claims(db: Database, ids: list[str]) -> list[tuple[Any, ...]]:
-    """The signatures (as stored now) of these claims, those stored."""
-    if not ids:
-        return []
-    db.con.execute("CREATE OR REPLACE TEMP TABLE _ids AS SELECT unnest(?::VARCHAR[]) AS claim_id", [ids])
-    return _signatures(db, "SELECT claim_id FROM _ids", [])
-
-
-def _signatures(db: Database, chosen: str, params: list[Any]) -> list[tuple[Any, ...]]:
-    """The `claim_index` rows of the claims the query `chosen` (with `params`) selects."""
+def _signatures(db: Database, chosen: str) -> list[tuple[Any, ...]]:
+    """The `claim_index` rows of the claims the query `chosen` selects."""
     # Tokens and numbers (no spaces in either) come as one string each: DuckDB
     # hands over lists of strings much more slowly.
     rows = db.con.execute(
@@ -89,29 +150,11 @@ def _signatures(db: Database, chosen: str, params: list[Any]) -> list[tuple[Any,
         SELECT i.claim_id, i.scope, i.topic, i.camp, array_to_string(i.tokens, ' '), i.citations,
                array_to_string(i.numbers, ' '), i.n_obs
         FROM claim_index i SEMI JOIN ({chosen}) f ON i.claim_id = f.claim_id ORDER BY i.claim_id
-        """,
-        params,
+        """
     ).fetchall()
     return [
         (c, s, t, camp, tokens.split(), cites, numbers.split(), n) for c, s, t, camp, tokens, cites, numbers, n in rows
     ]
-
-
-def load_paired_candidates(
-    db: Database, pairs: list[tuple[int, str, str | None, str]], gen: int
-) -> list[tuple[Any, ...]]:
-    """The signatures (as stored now) of the claims that carried, as of save `gen`, two
-    of the keys given for one observation: `pairs` holds (observation number, scope,
-    topic, key)."""
-    if not pairs:
-        return []
-    _want(db, [(scope, topic, key) for _, scope, topic, key in pairs], [p[0] for p in pairs])
-    return _signatures(
-        db,
-        "SELECT p.claim_id FROM claim_postings p JOIN _want w ON p.block = w.block AND p.key = w.key_id"
-        " WHERE p.gen <= ? GROUP BY w.obs, p.claim_id HAVING count(*) >= 2",
-        [gen],
-    )
 
 
 def token_frequencies(db: Database, tokens: list[str]) -> dict[str, int]:
