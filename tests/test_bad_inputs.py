@@ -66,6 +66,27 @@ def test_missing_input_and_bad_config_are_one_line_exit_2(isolated: Path) -> Non
     assert result.exit_code == 2 and "environment" in result.output
 
 
+def test_a_db_path_naming_a_data_file_is_refused_and_the_file_left_alone(isolated: Path) -> None:
+    """DuckDB would open a CSV (or JSON, Parquet) file as an in-memory database, so a run
+    would report success and store nothing."""
+    pipeline = write_pipeline(isolated, inputs=[isolated / "dumps"], model="heuristic")
+    (isolated / "dumps").mkdir()
+    (isolated / "dumps" / "a.md").write_text("## A paper\nIt shows a 2x speedup.\n", encoding="utf-8")
+    data = isolated / "claims.csv"
+    data.write_text("claim_id,text\nc-1,x\n", encoding="utf-8")
+    for args in (("run", str(pipeline)), ("claims",)):
+        result = run_cli(*args, "--db", str(data))
+        assert result.exit_code == 2
+        assert (
+            result.output
+            == f"error: not a DuckDB database: {data} (pass --db a .duckdb file, new or made by extract)\n"
+        )
+    assert data.read_text(encoding="utf-8") == "claim_id,text\nc-1,x\n"
+    # A new path with any name is a new database.
+    assert run_cli("run", str(pipeline), "--db", str(isolated / "new.csv")).exit_code == 0
+    assert run_cli("claims", "--db", str(isolated / "new.csv")).exit_code == 0
+
+
 def test_real_model_without_key_or_endpoint_is_a_clear_error(isolated: Path) -> None:
     pipeline = write_pipeline(isolated, model="gpt-4o-mini")
     result = run_cli("run", str(pipeline))

@@ -129,6 +129,11 @@ def test_export_observations_and_documents(demo_db: Path, isolated: Path) -> Non
         target = isolated / f"claims.{fmt}"
         result = run_cli("export", "claims", "--format", fmt, "--out", str(target))
         assert result.exit_code == 0 and target.stat().st_size > 0
+    for fmt in ("jsonl", "csv"):
+        missing = isolated / "no-such-dir" / f"claims.{fmt}"
+        result = run_cli("export", "claims", "--format", fmt, "--out", str(missing))
+        assert result.exit_code == 2
+        assert result.output == f"error: cannot write {missing}: there is no directory {missing.parent}\n"
 
 
 def test_help_shows_examples() -> None:

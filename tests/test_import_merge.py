@@ -141,6 +141,54 @@ def test_a_new_claim_never_takes_a_stored_claims_id(isolated: Path, monkeypatch:
     assert claims == [(1,), (1,)] and index == (2, 2)
 
 
+def _rejects(db: Path) -> list[str]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return [r[0] for r in con.execute("SELECT detail FROM rejects ORDER BY detail").fetchall()]
+
+
+def test_a_line_reusing_an_obs_id_for_other_content_is_a_reject(isolated: Path) -> None:
+    """An exported line keeps its obs_id; edited, it is not silently taken for a duplicate."""
+    first = _write(isolated / "a.jsonl", [_obs(A1, camp=CAMP, obs_id="o-0123456789ab")])
+    assert run_cli("import", str(first)).exit_code == 0
+    edited = [
+        _obs(A1 + " (edited)", camp=CAMP, obs_id="o-0123456789ab"),  # a stored observation's id
+        _obs(B1, obs_id="o-00000000000b"),
+        _obs(B1 + " Again.", obs_id="o-00000000000b"),  # the line before's id
+        _obs(A1, camp=CAMP, obs_id="o-0123456789ab"),  # the stored observation itself: a duplicate
+    ]
+    result = run_cli("import", str(_write(isolated / "b.jsonl", edited)), "--json")
+    summary = json.loads(result.stdout)
+    assert result.exit_code == 1 and (summary["observations"], summary["duplicates"], summary["rejects"]) == (1, 1, 2)
+    assert _rejects(isolated / "claims.duckdb") == [
+        "line 1: obs_id o-0123456789ab is a stored observation with other content",
+        "line 3: obs_id o-00000000000b is on line 2 with other content",
+    ]
+    with duckdb.connect(str(isolated / "claims.duckdb"), read_only=True) as con:
+        raw = con.execute("SELECT raw_output FROM rejects ORDER BY detail").fetchall()
+    assert json.loads(raw[0][0])["text"] == A1 + " (edited)"  # the line is kept whole
+
+
+def test_what_an_export_line_carries_is_checked(isolated: Path) -> None:
+    rows = [
+        _obs("Reversed span.", doc_sha256="a" * 64, char_start=9, char_end=3),
+        _obs("Half a span.", doc_sha256="a" * 64, char_start=9),
+        _obs("Short hash.", doc_sha256="abc", char_start=1, char_end=3),
+        _obs("Foreign ids.", obs_id="obs-42", parent_obs_id="42"),
+        _obs("Zoned.", created_at="2026-01-02T10:00:00+02:00"),
+    ]
+    result = run_cli("import", str(_write(isolated / "obs.jsonl", rows)), "--json")
+    assert result.exit_code == 1 and json.loads(result.stdout)["rejects"] == 3
+    details = _rejects(isolated / "claims.duckdb")
+    assert "char_start 9 is after char_end 3" in details[0]
+    assert "char_start and char_end go together" in details[1]
+    assert details[2].startswith("line 3: doc_sha256: String should match pattern")
+    with duckdb.connect(str(isolated / "claims.duckdb"), read_only=True) as con:
+        kept = dict(con.execute("SELECT text, flags FROM observations").fetchall())
+        zoned = con.execute("SELECT created_at FROM observations WHERE text = 'Zoned.'").fetchone()
+    assert kept["Foreign ids."] == ["obs_id_not_kept:obs-42", "parent_obs_id_not_kept:42"]
+    assert str(zoned[0]) == "2026-01-02 08:00:00"  # in UTC, as every stored time
+
+
 def test_incremental_merge_equals_one_merge(isolated: Path) -> None:
     """An import reads only the blocks it touches and the stored token counts; the
     claims it makes are those one import of everything makes."""

@@ -12,7 +12,7 @@ import copy
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Stance = Literal["consensus", "contested"]
 
@@ -87,10 +87,18 @@ class ImportedObservation(BaseModel):
     parent_obs_id: str | None = None
     # ... and where its quote lies (which document, which characters), and when it was
     # made to the second (`extracted_at` is the date).
-    doc_sha256: str | None = None
+    doc_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     char_start: int | None = Field(default=None, ge=0)
     char_end: int | None = Field(default=None, ge=0)
     created_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _span(self) -> ImportedObservation:
+        if (self.char_start is None) != (self.char_end is None):
+            raise ValueError("char_start and char_end go together")
+        if self.char_start is not None and self.char_end is not None and self.char_start > self.char_end:
+            raise ValueError(f"char_start {self.char_start} is after char_end {self.char_end}")
+        return self
 
 
 class ReportStatement(BaseModel):

@@ -90,7 +90,7 @@ def import_observations(
         ):
             storing: Future[list[Observation]] | None = None
             previous = ParsedImport([], [], 0)
-            for parsed in import_batches(path, summary.run_id, keys, arxiv):
+            for parsed in import_batches(path, summary.run_id, keys, arxiv, db=db):
                 # The batch being stored may not be visible yet: its ids are not fresh.
                 in_flight = {o.obs_id for o in previous.observations} if storing else set()
                 fresh = [o for o in unsaved_observations(db, parsed.observations) if o.obs_id not in in_flight]

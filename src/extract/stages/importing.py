@@ -11,8 +11,12 @@ A line exported by `extract export observations` keeps what it was: its `obs_id`
 `char_end`: one piece of evidence counts once, `store.observations.EVIDENCE_KEY`),
 when it was made (`created_at`) and its `claim_id`, which the merge keeps when that
 claim is new here or of the same block (`stages.merge`). Ids of another
-shape are not taken: the line gets a hashed id, and a claim id not kept is flagged
-`claim_id_not_kept:<id>`.
+shape are not taken, and flagged (`obs_id_not_kept:<id>`, `parent_obs_id_not_kept:`,
+`claim_id_not_kept:`): the line then gets a hashed id. A line whose obs_id stands for
+other content (a stored observation, or an earlier line of the file) is a reject, so
+an edited export line is never silently taken for a duplicate. A span must be whole
+(`char_start` <= `char_end`, a 64-hex `doc_sha256`), and times with a zone are
+stored in UTC.
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -31,7 +36,8 @@ from extract.hashing import CLAIM_ID, OBS_ID, canonical_json, short_id
 from extract.models import Citation, Observation, Reject
 from extract.schemas import ImportedObservation
 from extract.stages.validate import resolve_citation
-from extract.store.db import now
+from extract.store.db import Database, now
+from extract.store.observations import stored_contents
 
 
 @dataclass
@@ -43,24 +49,39 @@ class ParsedImport:
     offset: int = 0
     # Lines an export marked superseded (`"current": false`), left out.
     superseded: int = 0
+    # The obs_ids lines carried and kept: what each line says, its number, the line and
+    # its observation; then (`_settle`) what the id stands for and where it was first said.
+    named: dict[str, list[tuple[Content, int, str, Observation]]] = field(default_factory=dict)
+    settled: dict[str, tuple[Content, int]] = field(default_factory=dict)
 
 
+Content = tuple[Any, ...]
 BATCH_LINES = 50_000
-DOC_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def import_batches(
-    path: Path, run_id: str, keys: dict[str, str], arxiv: dict[str, str], size: int = BATCH_LINES
+    path: Path,
+    run_id: str,
+    keys: dict[str, str],
+    arxiv: dict[str, str],
+    size: int = BATCH_LINES,
+    db: Database | None = None,
 ) -> Iterator[ParsedImport]:
     """The file's observations and rejects, `size` lines at a time, so that a file of
     millions of lines never sits in memory whole. A line that is not UTF-8 is a reject
-    like any other bad line."""
+    like any other bad line.
+
+    A line that carries an `obs_id` already used, in this file or in `db`, for other
+    content (an export line edited, two exports' lines mixed up) is a reject: kept,
+    the edit would be silently lost as a duplicate. The same content is a duplicate."""
     try:
         handle = path.open("rb")
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc}") from exc
     created = now()
     batch = ParsedImport([], [], 0)
+    # The previous batch's named ids: it may not be stored yet when this one is read.
+    earlier: dict[str, tuple[Content, int]] = {}
     with handle:
         for number, read in enumerate(handle, 1):
             raw = read.removeprefix(b"\xef\xbb\xbf") if number == 1 else read
@@ -70,11 +91,44 @@ def import_batches(
             _parse_line(raw, number, path, run_id, keys, arxiv, created, batch)
             if batch.lines >= size:
                 batch.offset = handle.tell()
+                _settle(batch, earlier, db, run_id, path, created)
                 yield batch
-                batch = ParsedImport([], [], 0)
+                earlier, batch = batch.settled, ParsedImport([], [], 0)
         batch.offset = handle.tell()
     if batch.lines:
+        _settle(batch, earlier, db, run_id, path, created)
         yield batch
+
+
+def _settle(
+    batch: ParsedImport,
+    earlier: dict[str, tuple[Content, int]],
+    db: Database | None,
+    run_id: str,
+    path: Path,
+    created: datetime,
+) -> None:
+    """What each obs_id of this batch stands for: a stored observation's content, else
+    that of the line that said it first (in the batch before, or in this one). Lines
+    saying something else under that id become rejects."""
+    ids = sorted(i for i in batch.named if i not in earlier)
+    stored = stored_contents(db, ids) if db is not None and ids else {}
+    dropped: set[int] = set()
+    for obs_id, lines in batch.named.items():
+        if obs_id in stored:
+            reference, where = stored[obs_id], "is a stored observation"
+        else:
+            first = earlier.get(obs_id) or (lines[0][0], lines[0][1])
+            reference, where = first[0], f"is on line {first[1]}"
+            batch.settled[obs_id] = first
+        for content, number, line, observation in lines:
+            if content != reference:
+                dropped.add(id(observation))
+                detail = f"obs_id {obs_id} {where} with other content"
+                batch.rejects.append(_reject(run_id, path, number, line, created, detail))
+    if dropped:
+        batch.observations = [o for o in batch.observations if id(o) not in dropped]
+    batch.named = {}
 
 
 def _parse_line(
@@ -97,17 +151,7 @@ def _parse_line(
             detail = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" if e["loc"] else e["msg"] for e in exc.errors()[:3]
             )
-        into.rejects.append(
-            Reject(
-                reject_id=short_id("x-", [run_id, str(path), number]),
-                run_id=run_id,
-                job="import",
-                reason="invalid_import",
-                detail=f"line {number}: {detail}",
-                raw_output=line,
-                created_at=created,
-            )
-        )
+        into.rejects.append(_reject(run_id, path, number, line, created, detail))
         return
     if not item.current:
         into.superseded += 1
@@ -119,45 +163,67 @@ def _parse_line(
         if c.kind == "unknown":
             flags.append(f"unknown_citation:{c.value}")
         citations.append(Citation(c.raw, c.kind, c.value, c.record_id))
-    span = (item.char_start, item.char_end) if item.char_start is not None and item.char_end is not None else None
-    if span and span[0] > span[1]:
-        span = None
     claim_id = _kept(item.claim_id, CLAIM_ID)
-    if item.claim_id and not claim_id:
-        flags.append(f"claim_id_not_kept:{item.claim_id[:40]}")
-    into.observations.append(
-        Observation(
-            obs_id=_kept(item.obs_id, OBS_ID) or short_id("o-", ["import", canonical_json(json.loads(line))]),
-            # Not empty: the claim the merge is to keep it in.
-            claim_id=claim_id,
-            run_id=run_id,
-            job=item.kind,
-            text=item.text.strip(),
-            stance=item.stance,
-            domain=item.domain,
-            tags=tuple(dict.fromkeys(t.strip() for t in item.tags if t.strip())),
-            topic=item.topic,
-            citations=tuple(citations),
-            quote=item.quote,
-            alignment="imported",
-            flags=tuple(flags),
-            model=item.model,
-            created_at=_naive(item.created_at or item.extracted_at) or created,
-            field_path=item.field_path,
-            camp=item.camp,
-            lang=item.lang,
-            source=item.source or str(path),
-            run_label=item.run_label,
-            parent_obs_id=_kept(item.parent_obs_id, OBS_ID) or None,
-            doc_sha256=_kept(item.doc_sha256, DOC_SHA256) or None,
-            char_start=span[0] if span else None,
-            char_end=span[1] if span else None,
-        )
+    obs_id = _kept(item.obs_id, OBS_ID)
+    parent = _kept(item.parent_obs_id, OBS_ID)
+    for name, given, kept in (
+        ("claim_id", item.claim_id, claim_id),
+        ("obs_id", item.obs_id, obs_id),
+        ("parent_obs_id", item.parent_obs_id, parent),
+    ):
+        if given and not kept:
+            flags.append(f"{name}_not_kept:{given[:40]}")
+    text = item.text.strip()
+    observation = Observation(
+        obs_id=obs_id or short_id("o-", ["import", canonical_json(json.loads(line))]),
+        # Not empty: the claim the merge is to keep it in.
+        claim_id=claim_id,
+        run_id=run_id,
+        job=item.kind,
+        text=text,
+        stance=item.stance,
+        domain=item.domain,
+        tags=tuple(dict.fromkeys(t.strip() for t in item.tags if t.strip())),
+        topic=item.topic,
+        citations=tuple(citations),
+        quote=item.quote,
+        alignment="imported",
+        flags=tuple(flags),
+        model=item.model,
+        created_at=_naive(item.created_at or item.extracted_at) or created,
+        field_path=item.field_path,
+        camp=item.camp,
+        lang=item.lang,
+        source=item.source or str(path),
+        run_label=item.run_label,
+        parent_obs_id=parent or None,
+        doc_sha256=item.doc_sha256,
+        char_start=item.char_start,
+        char_end=item.char_end,
+    )
+    into.observations.append(observation)
+    if obs_id:
+        content = (text, item.quote, item.stance, item.kind, item.topic, item.field_path, item.model, item.camp)
+        into.named.setdefault(obs_id, []).append((content, number, line, observation))
+
+
+def _reject(run_id: str, path: Path, number: int, line: str, created: datetime, detail: str) -> Reject:
+    return Reject(
+        reject_id=short_id("x-", [run_id, str(path), number]),
+        run_id=run_id,
+        job="import",
+        reason="invalid_import",
+        detail=f"line {number}: {detail}",
+        raw_output=line,
+        created_at=created,
     )
 
 
 def _naive(when: datetime | None) -> datetime | None:
-    return when.replace(tzinfo=None) if when else None
+    """In UTC, as every time stored here, without its zone."""
+    if when is None:
+        return None
+    return when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo else when
 
 
 def _kept(value: str | None, shape: re.Pattern[str]) -> str:

@@ -88,12 +88,29 @@ def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def _is_duckdb_file(path: Path) -> bool:
+    """True for a DuckDB file (its header says "DUCK" at byte 8), a path with nothing
+    there yet, and an empty file."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(12)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return True  # a directory, no permission: DuckDB's own error says which
+    return not head or head[8:12] == b"DUCK"
+
+
 def open_database(path: Path, *, read_only: bool = False) -> Database:
     """Open (and migrate) the database; one writer at a time, enforced by DuckDB's file lock."""
     if read_only and not path.exists():
         raise InputError(f"no database at {path} (run `extract run` first, or pass --db)")
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
+    if not _is_duckdb_file(path):
+        # DuckDB opens a CSV, JSON or Parquet file as an in-memory database: what a
+        # run stored there would be lost.
+        raise InputError(f"not a DuckDB database: {path} (pass --db a .duckdb file, new or made by extract)")
     try:
         con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as exc:

@@ -59,6 +59,8 @@ def export_table(db: Database, table: str, fmt: str, out: Path | None, stream: I
     """Write a table; return the number of rows."""
     if table not in _QUERIES:
         raise ConfigError(f"unknown table {table!r}: choose one of {', '.join(TABLES)}")
+    if out is not None and not out.parent.is_dir():
+        raise ConfigError(f"cannot write {out}: there is no directory {out.parent}")
     if fmt == "jsonl":
         n = 0
         with out.open("w", encoding="utf-8") if out else contextlib.nullcontext(stream) as fh:

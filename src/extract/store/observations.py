@@ -84,6 +84,21 @@ def stored_ids(db: Database, ids: list[str]) -> set[str]:
     return {r[0] for r in rows}
 
 
+CONTENT_COLUMNS = ("text", "quote", "stance", "job", "topic", "field_path", "model", "camp")
+
+
+def stored_contents(db: Database, ids: list[str]) -> dict[str, tuple[Any, ...]]:
+    """What the stored observations of these ids say (`CONTENT_COLUMNS`), by id."""
+    if not ids:
+        return {}
+    rows = db.con.execute(
+        f"SELECT obs_id, {', '.join(CONTENT_COLUMNS)} FROM observations"
+        " SEMI JOIN (SELECT unnest(?::VARCHAR[]) AS obs_id) USING (obs_id)",
+        [ids],
+    ).fetchall()
+    return {row[0]: tuple(row[1:]) for row in rows}
+
+
 def save_observations(db: Database, observations: list[Observation]) -> list[Observation]:
     """Insert observations not stored yet (ids are content-derived), in one
     transaction; return the new ones."""
