@@ -120,6 +120,9 @@ def test_an_export_imported_elsewhere_keeps_its_claims_and_links(isolated: Path)
     # the counter still answers its stance.
     assert _claims_and_links(other) == original
 
+    shown = run_cli("show", original[1][0][1], "--db", str(other)).output
+    assert "imported: no request or raw answer here" in shown and "None" not in shown
+
     # Into its own database, an export adds nothing: each line is an observation it holds.
     again = json.loads(run_cli("import", str(exported), "--json").stdout)
     assert again["observations"] == 0 and again["duplicates"] == imported["observations"]

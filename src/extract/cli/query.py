@@ -171,14 +171,15 @@ def show(claim_id: str, db: Path | None, as_json: bool) -> None:
                 f"      field: {o['field_path']} (topic {o['topic']}{', camp ' + o['camp'] if o['camp'] else ''})"
             )
         click.echo(f"      quote ({o['alignment']}): {_cut(o['quote'], 300)}")
+        where = [f"{name} {str(o[key])[:width]}" for name, key, width in _WHERE if o[key] is not None]
         if o["doc_sha256"] is not None:
-            click.echo(
-                f"      source: {o['source']} chars {o['char_start']}-{o['char_end']}"
-                f" (doc {str(o['doc_sha256'])[:12]}, record {o['record_id']}, chunk {o['chunk_id']})"
-            )
+            click.echo(f"      source: {o['source']} chars {o['char_start']}-{o['char_end']} ({', '.join(where)})")
         elif o["source"]:
             click.echo(f"      source: {o['source']}")
-        click.echo(f"      prompt: {o['prompt_name']}@{str(o['prompt_hash'])[:12]}  request: {o['request_hash']}")
+        if o["request_hash"] is not None:
+            click.echo(f"      prompt: {o['prompt_name']}@{str(o['prompt_hash'])[:12]}  request: {o['request_hash']}")
+        else:
+            click.echo("      imported: no request or raw answer here")
         if o["prompt_tokens"] is not None:
             click.echo(
                 f"      answer: {o['prompt_tokens']} prompt + {o['completion_tokens']} completion tokens,"
@@ -186,6 +187,10 @@ def show(claim_id: str, db: Path | None, as_json: bool) -> None:
             )
         if o["flags"]:
             click.echo(f"      flags: {', '.join(o['flags'])}")
+
+
+# Where a quote lies, as `show` names it: what an observation has of these.
+_WHERE = (("doc", "doc_sha256", 12), ("record", "record_id", None), ("chunk", "chunk_id", None))
 
 
 @click.command()
