@@ -311,7 +311,8 @@ class Merger:
         # A claim is read once.
         self._counts: dict[tuple[str, str | None], dict[str, int]] = defaultdict(dict)
         self._complete: dict[tuple[str, str | None], set[str]] = defaultdict(set)
-        self._in_memory: set[str] = set()
+        # The claims in memory: id -> position in `claims`.
+        self._at: dict[str, int] = {}
         # Keys read while placing, not before (the bound in `_load` should leave none).
         self.late_reads = 0
         # Postings per block, then per token (and "@citation"), so candidates are
@@ -323,9 +324,6 @@ class Merger:
         self._log1p: list[float] = [math.log1p(k) for k in range(1024)]
         self._df_known: set[str] = set()
         self._df_delta: Counter[str] = Counter()
-        # Claim id -> position in `claims`, built when an observation first names its
-        # claim (an import of an export), kept up to date from then on.
-        self._at: dict[str, int] | None = None
 
     def _load(self, observations: list[Observation], signatures: list[Signature]) -> None:
         """Count the stored claims carrying each key of these observations in their
@@ -344,7 +342,7 @@ class Merger:
         taken = stored_claim_ids(self.db, sorted(asked))
         self._ids |= taken
         self._free |= asked - taken
-        named = sorted({o.claim_id for o in observations if o.claim_id in taken} - self._in_memory)
+        named = sorted({o.claim_id for o in observations if o.claim_id in taken} - self._at.keys())
         blocks = [block_of(scope_of(o.job, o.field_path), o.topic) for o in observations]
         uncounted: list[tuple[str, str | None, str]] = []
         for block, sig in zip(blocks, signatures, strict=True):
@@ -403,11 +401,7 @@ class Merger:
         token) and those `named`; then the document frequencies of the tokens of these
         signatures and those claims. A claim is read whole and indexed under all its keys."""
         found = load_signatures(self._numbers, keys, pairs or [], named or [], self._gen)
-        rows = []
-        for row in found:
-            if row[0] not in self._in_memory:
-                self._in_memory.add(row[0])
-                rows.append(row)
+        rows = [row for row in found if row[0] not in self._at]
         for scope, topic, key in keys:
             self._complete[(scope, topic)].add(key)
         tokens: set[str] = set()
@@ -431,12 +425,10 @@ class Merger:
             postings["@" + c].append(at)
 
     def _place_claim(self, claim: _Claim) -> int:
-        self._in_memory.add(claim.claim_id)
         self._ids.add(claim.claim_id)
         claim.at = len(self.claims)
         self.claims.append(claim)
-        if self._at is not None:
-            self._at[claim.claim_id] = claim.at
+        self._at[claim.claim_id] = claim.at
         self._index(claim.at, claim.sig.tokens, claim.sig.citations)
         return claim.at
 
@@ -573,8 +565,6 @@ class Merger:
         scope = scope_of(o.job, o.field_path)
         block = block_of(scope, o.topic)
         if o.claim_id:
-            if self._at is None:
-                self._at = {c.claim_id: c.at for c in self.claims}
             at = self._at.get(o.claim_id)
             if at is not None and block_of(self.claims[at].scope, self.claims[at].topic) == block:
                 return self._join(self.claims[at], sig, block, o.camp), None
