@@ -88,6 +88,9 @@ class Phase:
     def advance(self, stats: dict[str, float | None]) -> None:
         self.ended, self.cpu_ended = time.perf_counter(), time.process_time()
 
+    def waiting(self, calls: int, seconds: float) -> None:
+        return None
+
 
 def timed_run(pipeline_path: Path, inputs: Path, db: Path) -> tuple[RunSummary, float, float, Phase]:
     pipeline = load_pipeline(pipeline_path)

@@ -37,9 +37,9 @@ def write_pipeline(
         "",
         "[model]",
         f'name = "{model}"',
-        "max_retries = 0",
-        "concurrency = 4",
     ]
+    # Defaults the tests rely on, unless `model_extra` sets them itself.
+    lines += [line for line in ("max_retries = 0", "concurrency = 4") if line.split(" =")[0] not in model_extra]
     if base_url:
         lines.append(f'base_url = "{base_url}"')
     if model_extra:

@@ -107,10 +107,16 @@ class ModelSettings(BaseModel):
     name: str = HEURISTIC
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
-    response_format: Literal["json_schema", "json_object"] = "json_schema"
+    # auto: find out once what the endpoint accepts (and remember it in the database);
+    # or one of the modes, obeyed as set (see `providers.STRUCTURED_MODES`).
+    response_format: Literal["auto", "json_schema", "json_object_schema", "json_object", "text"] = "auto"
     temperature: float = 0.0
-    max_completion_tokens: int = Field(default=4096, gt=0)
-    timeout: float = Field(default=120.0, gt=0)
+    # What one chunk's claims need (8 claims of text, quote, tags and citations); a
+    # rambling answer is cut off here and its chunk split, down to a floor.
+    max_completion_tokens: int = Field(default=1536, gt=0)
+    # Seconds for one call: a small local model on a laptop writes 1,536 tokens in
+    # a minute or two, after reading the prompt.
+    timeout: float = Field(default=300.0, gt=0)
     concurrency: int = Field(default=16, gt=0)
     rpm: int | None = Field(default=None, gt=0)
     tpm: int | None = Field(default=None, gt=0)

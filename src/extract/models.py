@@ -75,6 +75,8 @@ class ModelRequest:
     messages: tuple[dict[str, str], ...]
     response_format: dict[str, Any] | None
     params: dict[str, Any]
+    # The structured-output mode the request was built in (provenance; the body says it too).
+    structured_output: str = ""
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model, "messages": list(self.messages), **self.params}

@@ -50,8 +50,9 @@ def runs(db: Path | None, as_json: bool) -> None:
             continue
         click.echo(
             f"{r['run_id']}  {r['status']:<17} {r['started_at']}  {r['command']}  model={r['model']}"
-            f"  prompts={prompts}\n"
-            f"    docs {c.get('documents', 0)} records {c.get('records', 0)} chunks {c.get('chunks', 0)}"
+            f"  prompts={prompts}"
+            + (f"\n    structured output: {c['structured_output']}" if c.get("structured_output") else "")
+            + f"\n    docs {c.get('documents', 0)} records {c.get('records', 0)} chunks {c.get('chunks', 0)}"
             f" calls {c.get('calls', 0)} cached {c.get('cached', 0)} retried {c.get('retries', 0)}"
             f" re-asked {c.get('reasks', 0)} split {c.get('splits', 0)}"
             f" failed {c.get('failed', 0)} observations {c.get('observations', 0)} rejects {c.get('rejects', 0)}"
@@ -183,7 +184,8 @@ def show(claim_id: str, db: Path | None, as_json: bool) -> None:
         if o["prompt_tokens"] is not None:
             click.echo(
                 f"      answer: {o['prompt_tokens']} prompt + {o['completion_tokens']} completion tokens,"
-                f" finish {o['finish_reason']}, {o['latency_ms']} ms (raw text in --json)"
+                f" finish {o['finish_reason']}, {o['latency_ms']} ms,"
+                f" structured output {o['structured_output'] or 'not recorded'} (raw text in --json)"
             )
         if o["flags"]:
             click.echo(f"      flags: {', '.join(o['flags'])}")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -11,7 +13,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from extract.cli.common import F, db_option, fail, handle_errors, json_option, print_json, warn_unanswered
 from extract.config import load_pipeline
-from extract.pipeline import PlanSummary, RunOptions, RunSummary, plan_pipeline, run_pipeline
+from extract.errors import Terminated
+from extract.pipeline import PlanSummary, RunInterrupted, RunOptions, RunSummary, plan_pipeline, run_pipeline
 
 
 def pipeline_options(f: F) -> F:
@@ -62,11 +65,12 @@ class BarProgress:
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[info]}"),
+            TextColumn("{task.fields[wait]}"),
             TimeElapsedColumn(),
             console=self.console,
             transient=False,
         )
-        self.task = self.bar.add_task("chunks", total=total, info="")
+        self.task = self.bar.add_task("chunks", total=total, info="", wait="")
         self.bar.start()
 
     def advance(self, stats: dict[str, float | None]) -> None:
@@ -80,6 +84,12 @@ class BarProgress:
         )
         self.bar.update(self.task, advance=1, info=info)
 
+    def waiting(self, calls: int, seconds: float) -> None:
+        if self.bar is None or self.task is None:
+            return
+        wait = f"waiting on {calls} call(s), {seconds:.0f} s" if calls and seconds >= 2 else ""
+        self.bar.update(self.task, wait=wait)
+
     def stop(self) -> None:
         if self.bar is not None:
             self.bar.stop()
@@ -92,6 +102,7 @@ def _money(value: float | None) -> str:
 def _print_summary(s: RunSummary) -> None:
     lines = [
         f"run {s.run_id}: {s.status} (model {s.model}, database {s.db})",
+        f"  structured output: {s.structured_output or '-'}",
         f"  documents {s.documents}  records {s.records}  chunks {s.chunks}",
         f"  calls {s.calls}  cached {s.cached}  retried {s.retries}  re-asked {s.reasks}  split {s.splits}"
         f"  failed {s.failed}",
@@ -99,6 +110,8 @@ def _print_summary(s: RunSummary) -> None:
         f"  tokens {s.prompt_tokens + s.completion_tokens} (prompt {s.prompt_tokens},"
         f" completion {s.completion_tokens})  cost {_money(s.cost_usd)}",
     ]
+    if s.budget_cuts:
+        lines.append(f"  completion budget halved {s.budget_cuts} time(s) to fit the endpoint's context window")
     if s.borderline_asked:
         lines.append(f"  borderline pairs asked {s.borderline_asked}, joined {s.borderline_merged}")
     if s.skipped:
@@ -161,23 +174,42 @@ def run(
     pipeline = load_pipeline(pipeline_file)
     chosen = model or os.environ.get("EXTRACT_MODEL") or None
     progress = BarProgress(quiet=quiet or as_json)
+    # A signal handler can only be set on the main thread (a library caller may not be on it).
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminated) if main else None
     try:
         options = RunOptions(
             inputs=list(inputs), model=chosen, limit=limit, db=db, batch=batch, topic=topic, fresh=fresh
         )
         summary = run_pipeline(pipeline, options, progress)
-    except KeyboardInterrupt:
+    except RunInterrupted as stop:
         progress.stop()
-        fail("interrupted; what was answered is stored: run the same command again to resume", 130)
+        _report(stop.summary, as_json)
+        fail("interrupted; what was answered is stored: run the same command again to resume", stop.exit_code)
+        return
+    except KeyboardInterrupt as exc:  # before the run row existed: nothing to resume
+        progress.stop()
+        fail("interrupted before the run started", 128 + getattr(exc, "signum", signal.SIGINT))
         return
     finally:
         progress.stop()
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+    _report(summary, as_json)
+    warn_unanswered(summary.borderline_unanswered, summary.borderline_problem)
+    sys.exit(summary.exit_code)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM (what a job scheduler sends) stops a run the way Ctrl-C does."""
+    raise Terminated(signum)
+
+
+def _report(summary: RunSummary, as_json: bool) -> None:
     if as_json:
         print_json(summary.as_dict())
     else:
         _print_summary(summary)
-    warn_unanswered(summary.borderline_unanswered, summary.borderline_problem)
-    sys.exit(summary.exit_code)
 
 
 def _print_plan(s: PlanSummary) -> None:

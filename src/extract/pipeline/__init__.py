@@ -17,7 +17,7 @@ from extract.pipeline.common import (
 from extract.pipeline.diff import KINDS, diff_runs, failing_kinds
 from extract.pipeline.importing import ImportSummary, import_observations
 from extract.pipeline.plan import PlanSummary, plan_pipeline
-from extract.pipeline.run import RunSummary, run_pipeline
+from extract.pipeline.run import RunInterrupted, RunSummary, run_pipeline
 from extract.pipeline.topics import topics_overview_of
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "InputCounts",
     "PlanSummary",
     "Progress",
+    "RunInterrupted",
     "RunOptions",
     "RunSummary",
     "SilentProgress",

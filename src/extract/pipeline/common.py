@@ -10,8 +10,9 @@ from extract.config import HEURISTIC, Pipeline
 from extract.errors import ConfigError, InputError, SkippedInput
 from extract.models import Chunk, Document, Record
 from extract.prompting import PromptTemplate, load_prompt
-from extract.providers import Provider
+from extract.providers import Capabilities, Provider
 from extract.providers.heuristic import Heuristic
+from extract.providers.openai_chat import CAPABILITIES as OPENAI_CAPABILITIES
 from extract.providers.openai_chat import OpenAIChat
 from extract.stages.chunk import OFFLINE_ENCODING, Tokenizer, chunk_record, load_tokenizer
 from extract.stages.ingest import ingest_file
@@ -39,6 +40,10 @@ class Progress(Protocol):
 
     def advance(self, stats: dict[str, float | None]) -> None: ...
 
+    def waiting(self, calls: int, seconds: float) -> None:
+        """Called about once a second while model calls are in flight: how many, and how
+        long the oldest has waited (a slow local model is waiting, not frozen)."""
+
 
 class SilentProgress:
     def notice(self, message: str) -> None:
@@ -48,6 +53,9 @@ class SilentProgress:
         return None
 
     def advance(self, stats: dict[str, float | None]) -> None:
+        return None
+
+    def waiting(self, calls: int, seconds: float) -> None:
         return None
 
 
@@ -113,6 +121,11 @@ def expand_inputs(paths: list[Path]) -> list[Path]:
     return unique
 
 
+def capabilities_of(model: str) -> Capabilities:
+    """What the provider serving `model` can do (the one place a model name picks a provider)."""
+    return Heuristic.capabilities if model == HEURISTIC else OPENAI_CAPABILITIES
+
+
 def make_provider(pipeline: Pipeline, model: str) -> Provider:
     if model == HEURISTIC:
         return Heuristic(
@@ -122,7 +135,7 @@ def make_provider(pipeline: Pipeline, model: str) -> Provider:
 
 
 def cost_of(pipeline: Pipeline, model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
-    if model == HEURISTIC:
+    if capabilities_of(model).offline:
         return 0.0
     price = pipeline.prices.get(model)
     if price is None:
@@ -197,7 +210,7 @@ def prepare(pipeline: Pipeline, options: RunOptions, progress: Progress) -> Prep
     model = options.model or pipeline.model.name
     files = expand_inputs(options.inputs or pipeline.inputs)
     prompt = load_prompt(pipeline.prompts, "ref_triage")
-    configured = pipeline.chunking.encoding or (OFFLINE_ENCODING if model == HEURISTIC else None)
+    configured = pipeline.chunking.encoding or (OFFLINE_ENCODING if capabilities_of(model).offline else None)
     tokenizer, notice = load_tokenizer(model, configured)
     if notice:
         progress.notice(notice)

@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from extract.config import HEURISTIC, MergeSettings, Pipeline
+from extract.config import MergeSettings, Pipeline
 from extract.errors import ConfigError
+from extract.pipeline.common import capabilities_of
 from extract.providers.openai_sync import OpenAISync
 from extract.stages.arbiter import Arbiter, Arbiters, ArbiterStats, EmbeddingArbiter, ModelJudge
+from extract.stages.gateway import SyncGateway
 from extract.stages.merge import Merger
 from extract.store import Database
 
@@ -43,21 +45,23 @@ def configured_merger(
     and those arbiters for their counts; `model` is the model a run uses (`--model` may
     override the pipeline's)."""
     arbiters = MergeArbiters()
-    clients: list[OpenAISync] = []
+    clients: list[SyncGateway] = []
     if pipeline is not None:
         settings = pipeline.merge
         model = model or pipeline.model.name
         if settings.embedder:
             try:
-                client = OpenAISync(pipeline.model, settings.base_url)
+                client = SyncGateway(
+                    db, OpenAISync(pipeline.model, settings.base_url), pipeline.model, settings.embedder
+                )
             except ConfigError as exc:
                 raise ConfigError(f"merge.embedder {settings.embedder}: {exc}") from exc
             clients.append(client)
             arbiters.members.append(EmbeddingArbiter(db, client, settings.embedder, settings.embedding_threshold))
         if settings.judge:
-            if model == HEURISTIC:
+            if capabilities_of(model).offline:
                 raise ConfigError("merge.judge needs a model endpoint: the heuristic model cannot judge pairs")
-            client = OpenAISync(pipeline.model)
+            client = SyncGateway(db, OpenAISync(pipeline.model), pipeline.model, model)
             clients.append(client)
             arbiters.members.append(ModelJudge(db, client, model))
     settings = pipeline.merge if pipeline else MergeSettings()

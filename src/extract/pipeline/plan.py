@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from extract.config import HEURISTIC, Pipeline
+from extract.config import Pipeline
 from extract.pipeline.common import (
     InputCounts,
     Progress,
     RunOptions,
     SilentProgress,
+    capabilities_of,
     check_topic,
     cost_of,
     count_work,
@@ -18,8 +19,12 @@ from extract.pipeline.common import (
     prepare,
     topic_work,
 )
-from extract.stages.extract import TriageRequests
-from extract.store import open_database
+from extract.providers import Capabilities
+from extract.providers.openai_chat import endpoint_url
+from extract.stages.extract import TriageAsks
+from extract.stages.gateway import prompt_tokens, request_for
+from extract.store import Database, open_database
+from extract.store.endpoints import stored_format
 from extract.store.responses import cached_reply, completion_history
 
 
@@ -34,6 +39,17 @@ class PlanSummary(InputCounts):
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _mode(db: Database | None, pipeline: Pipeline, model: str, capabilities: Capabilities) -> str:
+    """The structured-output mode a run would ask in: the setting, else what the
+    database remembers of this endpoint, else the top of the ladder."""
+    setting = pipeline.model.response_format
+    if capabilities.offline or setting != "auto":
+        return capabilities.modes[0] if capabilities.offline else setting
+    url = endpoint_url(pipeline.model)
+    stored = stored_format(db, url, model) if db is not None and url is not None else None
+    return stored.mode if stored is not None else capabilities.modes[0]
 
 
 def plan_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | None = None) -> PlanSummary:
@@ -57,23 +73,25 @@ def plan_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | 
             count_work(summary, work)
         if options.limit is not None:
             work = work[: options.limit]
-        requests = TriageRequests(pipeline, model, prompt)
+        asks = TriageAsks(pipeline, prompt)
+        capabilities = capabilities_of(model)
+        mode = _mode(db, pipeline, model, capabilities)
         history = completion_history(db, model) if db is not None else None
         for chunk, record, _doc in work:
-            request = requests.request(requests.messages(chunk, record))
+            request = request_for(asks.ask(chunk, record), model, mode, pipeline.model, capabilities)
             if not options.fresh and db is not None and cached_reply(db, request.request_hash()) is not None:
                 summary.cached += 1
                 continue
             summary.calls += 1
-            if model == HEURISTIC:
+            if capabilities.offline:
                 continue
-            summary.prompt_tokens += requests.prompt_tokens(tokenizer, request)
+            summary.prompt_tokens += prompt_tokens(tokenizer, request)
             guess = history if history is not None else 60 + chunk.n_tokens * 0.3
             summary.completion_tokens_estimate += int(min(guess, pipeline.model.max_completion_tokens))
     finally:
         if db is not None:
             db.close()
-    if pipeline.topics and pipeline.report.enabled and model != HEURISTIC:
+    if pipeline.topics and pipeline.report.enabled and not capabilities_of(model).offline:
         # Report prompts depend on claims not extracted yet: estimated from the
         # claims each report reads (about 60 tokens each) and a fixed answer size.
         topics = [t for t in pipeline.topics if options.topic in (None, t.slug)]

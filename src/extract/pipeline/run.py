@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from extract.config import HEURISTIC, Pipeline, Topic
+from extract.config import Pipeline, Topic
 from extract.errors import ConfigError, TerminalModelError
 from extract.models import Chunk, Document, Record
 from extract.pipeline.batches import collect_into_cache
@@ -21,6 +22,7 @@ from extract.pipeline.common import (
     Progress,
     RunOptions,
     SilentProgress,
+    capabilities_of,
     check_topic,
     cost_of,
     count_work,
@@ -33,7 +35,8 @@ from extract.pipeline.merging import configured_merger
 from extract.prompting import load_prompt
 from extract.providers.openai_batch import OpenAIBatches
 from extract.stages.batch import submit as submit_batches
-from extract.stages.extract import ExtractJob, TriageRequests
+from extract.stages.extract import ExtractJob, TriageAsks
+from extract.stages.gateway import ModelGateway
 from extract.stages.report import ReportJob
 from extract.store import Database, open_database
 from extract.store.batches import open_batches
@@ -65,6 +68,11 @@ class RunSummary(InputCounts):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = None
+    # The structured-output mode the run asked in, and how it was chosen; refused
+    # formats and completion budgets cut for a small context window.
+    structured_output: str = ""
+    format_refusals: int = 0
+    budget_cuts: int = 0
     # Borderline pairs put to the [merge] arbiters, and how many they joined.
     borderline_asked: int = 0
     borderline_merged: int = 0
@@ -77,6 +85,20 @@ class RunSummary(InputCounts):
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "exit_code": self.exit_code}
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped a run: it is marked interrupted, everything answered so
+    far is stored, and `summary` holds its counts so far; the same command resumes it."""
+
+    def __init__(self, summary: RunSummary, signum: int) -> None:
+        self.summary = summary
+        self.signum = signum
+        super().__init__(f"interrupted by signal {signum}")
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum  # as a shell reports a process the signal ended
 
 
 @contextlib.contextmanager
@@ -104,10 +126,10 @@ def _run_row(
             db, summary.run_id, status="failed", counts=summary.as_dict(), skipped=summary.skipped, error=str(exc)
         )
         raise
-    except (KeyboardInterrupt, asyncio.CancelledError):
+    except (KeyboardInterrupt, asyncio.CancelledError) as exc:
         summary.status = "interrupted"
         finish_run(db, summary.run_id, status="interrupted", counts=summary.as_dict(), skipped=summary.skipped)
-        raise
+        raise RunInterrupted(summary, getattr(exc, "signum", signal.SIGINT)) from exc
     summary.status = _status(summary)
     finish_run(db, summary.run_id, status=summary.status, counts=summary.as_dict(), skipped=summary.skipped)
 
@@ -124,8 +146,8 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
     """Run every stage over the inputs; the run row records the outcome whatever happens."""
     progress = progress or SilentProgress()
     model = options.model or pipeline.model.name
-    if options.batch and model == HEURISTIC:
-        raise ConfigError("--batch needs a real endpoint; the heuristic model answers at once anyway")
+    if options.batch and not capabilities_of(model).batch:
+        raise ConfigError(f"--batch needs a real endpoint with a Batch API; {model} answers at once anyway")
     if options.batch and options.fresh:
         raise ConfigError("--fresh cannot be combined with --batch: run --fresh without --batch")
     check_topic(pipeline, options.topic)
@@ -141,7 +163,7 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
         report_prompt = load_prompt(pipeline.prompts, "topic_report") if reporting else None
         prompts = {p.name: p.content_hash for p in (prompt, report_prompt) if p is not None}
         with _run_row(db, summary, pipeline, prompts, options.topic):
-            if model != HEURISTIC and open_batches(db):
+            if provider.capabilities.batch and open_batches(db):
                 summary.batch_answers = collect_into_cache(db, pipeline, progress).answers
             work = ingest_and_chunk(db, pipeline, files, summary, tokenizer, progress, run_id=summary.run_id)
             if options.topic is not None:
@@ -150,19 +172,28 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
             if options.limit is not None:
                 work = work[: options.limit]
             keys, arxiv = record_lookup(db)
+            gateway = ModelGateway(
+                db,
+                summary.run_id,
+                provider,
+                pipeline.model,
+                model,
+                tokenizer,
+                batch_mode=options.batch,
+                fresh=options.fresh,
+            )
+            summary.structured_output = gateway.formats.describe()
             job = ExtractJob(
                 db=db,
                 run_id=summary.run_id,
                 pipeline=pipeline,
-                provider=provider,
-                requests=TriageRequests(pipeline, model, prompt),
+                gateway=gateway,
+                asks=TriageAsks(pipeline, prompt),
                 citation_keys=keys,
                 arxiv_records=arxiv,
                 tokenizer=tokenizer,
                 merger=merger,
-                batch_mode=options.batch,
                 only_topic=options.topic,
-                fresh=options.fresh,
             )
             reports = None
             if report_prompt is not None:
@@ -171,9 +202,9 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
             progress.start(len(work) + (len(reports.topics()) if reports is not None else 0))
             asyncio.run(_extract_all(job, work, pipeline.model.concurrency, progress, summary, reports))
             summary.deferred = job.stats.deferred
-            if job.deferred:
+            if gateway.deferred:
                 summary.batches_submitted, sent = submit_batches(
-                    db, OpenAIBatches(pipeline.model), summary.run_id, job.deferred
+                    db, OpenAIBatches(pipeline.model), summary.run_id, gateway.deferred
                 )
                 progress.notice(
                     f"sent {sent} request(s) in {summary.batches_submitted} batch(es); collect the"
@@ -208,7 +239,9 @@ async def _extract_all(
 
     def advance() -> None:
         stats: dict[str, float | None] = dict(_stats(job))
-        stats["cost_usd"] = cost_of(job.pipeline, job.model, job.stats.prompt_tokens, job.stats.completion_tokens)
+        stats["cost_usd"] = cost_of(
+            job.pipeline, job.model, job.gateway.stats.prompt_tokens, job.gateway.stats.completion_tokens
+        )
         progress.advance(stats)
 
     async def one(item: tuple[Chunk, Record, Document]) -> None:
@@ -221,6 +254,12 @@ async def _extract_all(
         advance()
         return written
 
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            progress.waiting(*job.gateway.waiting_on())
+
+    ticker = asyncio.create_task(tick())
     try:
         tasks = [asyncio.create_task(one(item)) for item in work]
         try:
@@ -237,14 +276,17 @@ async def _extract_all(
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
     finally:
+        ticker.cancel()
         job.flush()
-        await job.provider.close()
+        await job.gateway.close()
         for key, value in _stats(job).items():
             setattr(summary, key, value)
+        summary.structured_output = job.gateway.formats.describe()
 
 
 def _stats(job: ExtractJob) -> dict[str, int]:
-    """The job's counters that a run summary carries (rejects include those not yet written)."""
+    """The job's and its gateway's counters that a run summary carries (rejects include
+    those not yet written)."""
     names = {f.name for f in fields(RunSummary)}
-    counts = {k: v for k, v in asdict(job.stats).items() if k in names}
+    counts = {k: v for k, v in (asdict(job.stats) | asdict(job.gateway.stats)).items() if k in names}
     return {**counts, "rejects": job.rejects_so_far}

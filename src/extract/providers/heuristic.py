@@ -16,6 +16,7 @@ from typing import Any
 
 from extract.config import Domain, Topic
 from extract.models import ModelReply, ModelRequest
+from extract.providers import Capabilities
 
 NAME = "heuristic"
 
@@ -31,6 +32,8 @@ _SENTENCE = re.compile(r"[^\n]+?(?:[.!?]+(?=\s|$)|[。！？]+|$)", re.MULTILINE
 _LEAD = re.compile(r"^[\s>*\-•·#\d.)（(、]*")
 _CODE = re.compile(r"(\bdef |\bimport |\breturn\b|[=]{2,}|\bself\.|[{};]\s*$|^\s*<img|</?\w+[^>]*>)")
 _URLISH = re.compile(r"https?://\S+")
+# Display math ($$...$$, \[...\]) is a formula, not a claim (validate rejects it as not_a_claim).
+_DISPLAY_MATH = re.compile(r"^(?:\$\$|\\\[)")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _NUMBER = re.compile(r"\d")
 _ACRONYM = re.compile(r"\b[A-Z][A-Za-z0-9]*[A-Z0-9][A-Za-z0-9\-]*\b")
@@ -135,7 +138,7 @@ def _sentences(data: str) -> list[_Sentence]:
         lead = _LEAD.match(raw)
         start = m.start() + (lead.end() if lead else 0)
         quote = data[start : m.end()].strip()
-        if not quote or _CODE.search(quote) or _URLISH.search(quote):
+        if not quote or _CODE.search(quote) or _URLISH.search(quote) or _DISPLAY_MATH.match(quote):
             continue
         text = quote.replace("**", "").replace("__", "").strip()
         cjk = len(_CJK.findall(text))
@@ -159,6 +162,9 @@ def _matches(text: str, keywords: list[str]) -> int:
 
 class Heuristic:
     """Answers `ref_triage` requests without a network or a key."""
+
+    capabilities = Capabilities(modes=("none",), batch=False, sampling=False, offline=True, claim_language=False)
+    endpoint = "offline"
 
     def __init__(self, domains: list[Domain], topics: list[Topic], max_claims: int, max_positions: int = 4) -> None:
         self.domains = domains

@@ -1,99 +1,70 @@
 """The extract stage (`ref_triage` job): one chunk in, observations and rejects out.
 
-Per chunk: render the prompt, look the request up in the response cache, call
-the model only on a miss, store the raw answer before parsing it, and re-ask
-with the error text (bounded) when the answer does not parse. Re-asks are
-requests of their own, cached the same way, so a re-run replays the whole
-exchange without a call. A truncated answer is never re-asked as if invalid.
+Per chunk: render the prompt into an `Ask` and hand it to the model gateway
+(which replays it from the cache or calls the model, and stores the raw answer
+before it is parsed), then validate, and re-ask with the error text (bounded)
+when the answer does not parse. Re-asks are requests of their own, cached the
+same way, so a re-run replays the whole exchange without a call. A truncated
+answer is never re-asked as if invalid: the chunk is split, down to a floor.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
-from extract.config import HEURISTIC, Pipeline
-from extract.errors import TerminalModelError, TransientModelError
+from extract.config import Pipeline
+from extract.errors import ContextExceeded, TerminalModelError, TransientModelError
 from extract.hashing import canonical_json, short_id
 from extract.models import Chunk, Citation, Document, ModelReply, ModelRequest, Observation, Record, Reject
 from extract.prompting import PromptTemplate, data_boundary
-from extract.providers import Provider
 from extract.schemas import TriageAnswer, triage_schema
 from extract.stages.chunk import Tokenizer, split_chunk
+from extract.stages.formats import Ask
+from extract.stages.gateway import Deferred, ModelGateway
 from extract.stages.merge import Merger
-from extract.stages.ratelimit import RateLimiter
-from extract.stages.retry import with_transport_retries
 from extract.stages.topics import assign_topic
 from extract.stages.validate import AnswerError, align_quote, claim_problem, parse_triage, resolve_citation
 from extract.store import Database
-from extract.store.batches import PendingRequest, pending_request_hashes
 from extract.store.db import now
 from extract.store.documents import save_chunks
 from extract.store.observations import link_to_run, save_observations, unsaved_observations
 from extract.store.rejects import save_rejects
-from extract.store.responses import ReplyWriter, cached_reply, known_request_hashes, next_answer_no
 
 JOB = "ref_triage"
-MAX_SPLIT_DEPTH = 3
+# A chunk whose answer is cut off is split in halves at most this deep, and never
+# into pieces under MIN_SPLIT_TOKENS: past the floor it is a `truncated` reject.
+MAX_SPLIT_DEPTH = 2
+MIN_SPLIT_TOKENS = 100
 UNPARSED_LIMIT = 10
-
-
-class Deferred(Exception):
-    """Batch mode: the request goes into the next batch instead of being sent now."""
 
 
 @dataclass
 class ExtractStats:
     chunks: int = 0
-    calls: int = 0
-    cached: int = 0
     reasks: int = 0
-    retries: int = 0
     splits: int = 0
     deferred: int = 0
     outside_topic: int = 0
     parsed: int = 0
     unparsed: int = 0
     failed: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
     observations: int = 0
     rejects: int = 0
     claim_ids: set[str] = field(default_factory=set)
 
 
 @dataclass
-class TriageRequests:
-    """Builds `ref_triage` requests: the same bytes for the run, the plan and the cache."""
+class TriageAsks:
+    """What the triage stage asks of the model for a chunk (the gateway makes it a request)."""
 
     pipeline: Pipeline
-    model: str
     prompt: PromptTemplate
 
     def __post_init__(self) -> None:
         self.schema = triage_schema(self.pipeline.domain_slugs(), self.pipeline.topic_slugs())
-        fmt = self.pipeline.model.response_format
-        if self.model == HEURISTIC:
-            self.response_format: dict[str, Any] | None = None
-        elif fmt == "json_schema":
-            self.response_format = {
-                "type": "json_schema",
-                "json_schema": {"name": JOB, "strict": True, "schema": self.schema},
-            }
-        else:
-            self.response_format = {"type": "json_object"}
-        self.params: dict[str, Any] = (
-            {}
-            if self.model == HEURISTIC
-            else {
-                "temperature": self.pipeline.model.temperature,
-                "max_completion_tokens": self.pipeline.model.max_completion_tokens,
-            }
-        )
 
-    def messages(self, chunk: Chunk, record: Record) -> list[dict[str, str]]:
+    def ask(self, chunk: Chunk, record: Record) -> Ask:
         topics = ", ".join(self.pipeline.topic_slugs()) or "(none declared: always null)"
         domains = ", ".join(self.pipeline.domain_slugs())
         messages = self.prompt.render(
@@ -105,30 +76,7 @@ class TriageRequests:
             records=f"- {record.citation_key} | {', '.join(record.arxiv_ids) or '-'} | {record.title[:200]}",
             chunk=chunk.text,
         )
-        if self.response_format is not None and self.response_format["type"] != "json_schema":
-            # Without structured output the schema must travel in the instructions.
-            messages[0]["content"] += "\n\nThe JSON schema of the answer:\n" + json.dumps(self.schema)
-        return messages
-
-    def prompt_tokens(self, tokenizer: Tokenizer, request: ModelRequest) -> int:
-        """What the endpoint will count as prompt tokens, near enough to plan and pace by."""
-        # Chat formatting costs a few tokens a message; a strict schema is sent
-        # to the model as text and billed as prompt tokens.
-        n = 3 + sum(4 + tokenizer.count(m["content"]) for m in request.messages)
-        if request.response_format and request.response_format["type"] == "json_schema":
-            n += tokenizer.count(json.dumps(request.response_format["json_schema"]["schema"]))
-        return n
-
-    def request(self, messages: list[dict[str, str]]) -> ModelRequest:
-        return ModelRequest(
-            job=JOB,
-            model=self.model,
-            prompt_name=self.prompt.name,
-            prompt_hash=self.prompt.content_hash,
-            messages=tuple(messages),
-            response_format=self.response_format,
-            params=self.params,
-        )
+        return Ask(JOB, self.prompt.name, self.prompt.content_hash, tuple(messages), self.schema)
 
 
 @dataclass
@@ -138,101 +86,56 @@ class ExtractJob:
     db: Database
     run_id: str
     pipeline: Pipeline
-    provider: Provider
-    requests: TriageRequests
+    gateway: ModelGateway
+    asks: TriageAsks
     citation_keys: dict[str, str]
     arxiv_records: dict[str, str]
     tokenizer: Tokenizer
     merger: Merger
     stats: ExtractStats = field(default_factory=ExtractStats)
     flush_every: int = 20_000
-    batch_mode: bool = False
     only_topic: str | None = None  # `run --topic`: keep only this topic's observations
-    fresh: bool = False  # `run --fresh`: ask again even what the cache has answered
 
     def __post_init__(self) -> None:
         # Observations and rejects are written in large batches: they can always be
         # re-derived from the stored raw answers (committed as they arrive), and
         # merging a whole batch in document order keeps claim ids independent of
         # the order in which answers arrived.
-        self.limiter = RateLimiter(self.pipeline.model.rpm, self.pipeline.model.tpm)
-        self.in_flight = asyncio.Semaphore(self.pipeline.model.concurrency)
-        self.writer = ReplyWriter(self.db)
-        # Looking a hash up in memory first spares a query per new request. A fresh
-        # run replays only what it has itself been answered.
-        self.known = set() if self.fresh else known_request_hashes(self.db)
-        self.waiting = pending_request_hashes(self.db)
         self._observations: list[Observation] = []
         self._rejects: list[Reject] = []
-        self.deferred: list[PendingRequest] = []
-        self.model = self.requests.model
-        self.prompt = self.requests.prompt
+        self.model = self.gateway.model
+        self.prompt = self.asks.prompt
 
-    async def reply(self, request: ModelRequest, chunk_id: str | None, attempt: int) -> ModelReply:
-        """From the cache, or from the model and then straight into the database."""
-        cached = cached_reply(self.db, request.request_hash()) if request.request_hash() in self.known else None
-        if cached is not None:
-            self.stats.cached += 1
-            return cached
-        if request.request_hash() in self.waiting:
-            raise Deferred  # already in an open batch: never paid for twice
-        if self.batch_mode:
-            self.deferred.append(PendingRequest(request, chunk_id, attempt))
-            raise Deferred
-        estimate = (
-            self.requests.prompt_tokens(self.tokenizer, request) + self._completion_estimate()
-            if self.limiter.counts_tokens
-            else 0
-        )
-
-        async def call() -> ModelReply:
-            # `concurrency` bounds calls in flight, not chunks being validated or
-            # stored: a slot is free again as soon as its answer has arrived.
-            async with self.in_flight:
-                await self.limiter.acquire(estimate)
-                return await self.provider.complete(request)
-
-        reply = await with_transport_retries(call, retries=self.pipeline.model.max_retries, on_retry=self._retried)
-        if self.fresh:
-            reply = replace(reply, answer_no=next_answer_no(self.db, request.request_hash()))
-        self.limiter.settle(estimate, reply.prompt_tokens + reply.completion_tokens)
-        await self.writer.save(request, reply, run_id=self.run_id, chunk_id=chunk_id, attempt=attempt)
-        self.known.add(request.request_hash())
-        self.stats.calls += 1
-        self.stats.prompt_tokens += reply.prompt_tokens
-        self.stats.completion_tokens += reply.completion_tokens
-        return reply
-
-    def _completion_estimate(self) -> int:
-        if self.stats.calls:
-            return self.stats.completion_tokens // self.stats.calls
-        return min(512, self.pipeline.model.max_completion_tokens)
-
-    def _retried(self, exc: TransientModelError) -> None:
-        self.stats.retries += 1
+    def call_failed(self, exc: TransientModelError) -> None:
+        """A call that failed past its retries: if nothing has ever come back, every other
+        chunk would wait through the same retries, so the run stops with what happened."""
+        if self.gateway.stats.calls == 0 and self.gateway.stats.cached == 0:
+            if not exc.reached:
+                raise TerminalModelError(f"cannot reach the model endpoint: {exc}") from exc
+            raise TerminalModelError(f"{exc} (after {self.pipeline.model.max_retries} retries)") from exc
+        self.stats.failed += 1
 
     async def run_chunk(self, chunk: Chunk, record: Record, doc: Document, depth: int = 0) -> None:
         self.stats.chunks += 1
-        messages = self.requests.messages(chunk, record)
+        ask = self.asks.ask(chunk, record)
         max_reasks = self.pipeline.model.max_reasks
         for attempt in range(max_reasks + 1):
-            request = self.requests.request(messages)
             try:
-                reply = await self.reply(request, chunk.chunk_id, attempt)
+                request, reply = await self.gateway.ask(ask, chunk.chunk_id, attempt)
             except Deferred:
                 self.stats.deferred += 1
                 return
+            except ContextExceeded as exc:
+                await self._split(chunk, record, doc, depth, "context_exceeded", str(exc), "", None)
+                return
             except TransientModelError as exc:
-                if self.stats.calls == 0:
-                    # Nothing has ever come back: the endpoint is down or misconfigured,
-                    # and every other chunk would wait through the same retries.
-                    raise TerminalModelError(f"cannot reach the model endpoint: {exc}") from exc
-                self.stats.failed += 1
+                self.call_failed(exc)
                 self.reject_raw(JOB, "call_failed", str(exc), "", None, key=[self.run_id, chunk.chunk_id], chunk=chunk)
                 return
             request_hash = request.request_hash()
             if reply.finish_reason == "length":
-                await self._split(chunk, record, doc, depth, reply, request_hash)
+                detail = "the answer hit the token limit (model.max_completion_tokens)"
+                await self._split(chunk, record, doc, depth, "truncated", detail, reply.raw_text, reply, request_hash)
                 return
             try:
                 answer = parse_triage(reply.raw_text)
@@ -256,34 +159,43 @@ class ExtractJob:
                         ) from exc
                     return
                 self.stats.reasks += 1
-                messages = [
-                    *messages,
-                    {"role": "assistant", "content": reply.raw_text},
-                    {
-                        "role": "user",
-                        "content": f"Your answer was rejected ({exc}). Answer again with only a JSON"
-                        " object that matches the schema; quotes must be copied verbatim from the data.",
-                    },
-                ]
+                ask = ask.followed_by(
+                    reply.raw_text,
+                    f"Your answer was rejected ({exc}). Answer again with only a JSON"
+                    " object that matches the schema; quotes must be copied verbatim from the data.",
+                )
                 continue
             self.stats.parsed += 1
             self._keep(answer, reply, request, chunk, record, doc)
             return
 
     async def _split(
-        self, chunk: Chunk, record: Record, doc: Document, depth: int, reply: ModelReply, request_hash: str
+        self,
+        chunk: Chunk,
+        record: Record,
+        doc: Document,
+        depth: int,
+        reason: str,
+        detail: str,
+        raw: str,
+        reply: ModelReply | None,
+        request_hash: str | None = None,
     ) -> None:
-        """A cut-off answer is not re-asked as if invalid: each half of the chunk is
-        extracted instead (the cut-off answer stays in `responses`)."""
-        halves = split_chunk(doc.text, chunk, self.tokenizer) if depth < MAX_SPLIT_DEPTH else None
+        """A cut-off answer (or a prompt too long for the context window) is not re-asked
+        as if invalid: each half of the chunk is extracted instead (the cut-off answer
+        stays in `responses`), down to a floor; past it the chunk is a reject, so a
+        rambling model cannot split a chunk forever."""
+        small = chunk.n_tokens < 2 * MIN_SPLIT_TOKENS
+        halves = None if depth >= MAX_SPLIT_DEPTH or small else split_chunk(doc.text, chunk, self.tokenizer)
         if halves is None:
+            key = [reply.answer_key(request_hash), reason] if reply is not None and request_hash else None
             self.reject_raw(
                 JOB,
-                "truncated",
-                "the answer hit the token limit and the chunk cannot be split further",
-                reply.raw_text,
+                reason,
+                f"{detail}, and the chunk ({chunk.n_tokens} tokens) is not split further",
+                raw,
                 request_hash,
-                key=[reply.answer_key(request_hash), "truncated"],
+                key=key if key is not None else [self.run_id, chunk.chunk_id, reason],
                 chunk=chunk,
             )
             return
@@ -357,7 +269,7 @@ class ExtractJob:
                     flags=tuple(flags),
                     model=reply.endpoint_model,
                     created_at=created,
-                    lang=None if self.model == HEURISTIC else self.pipeline.extract.claim_language,
+                    lang=self.pipeline.extract.claim_language if self.gateway.capabilities.claim_language else None,
                     prompt_name=self.prompt.name,
                     prompt_hash=self.prompt.content_hash,
                     pipeline_hash=self.pipeline.config_hash(),

@@ -11,19 +11,19 @@ resolve to their records and arXiv ids.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
 
 from pydantic import ValidationError
 
-from extract.config import HEURISTIC, Pipeline, Topic
-from extract.errors import TransientModelError
+from extract.config import Pipeline, Topic
+from extract.errors import ContextExceeded, TransientModelError
 from extract.hashing import short_id
-from extract.models import Citation, ModelReply, ModelRequest, Observation
+from extract.models import Citation, ModelReply, Observation
 from extract.prompting import PromptTemplate, data_boundary
 from extract.schemas import ReportAnswer, ReportStatement, report_schema
-from extract.stages.extract import Deferred, ExtractJob
+from extract.stages.extract import ExtractJob
+from extract.stages.formats import Ask
+from extract.stages.gateway import Deferred
 from extract.stages.validate import AnswerError, parse_json
 from extract.store.claims import topic_claims
 from extract.store.db import now
@@ -46,23 +46,14 @@ class ReportJob:
     only: str | None = None  # report this topic alone (`run --topic`)
 
     def __post_init__(self) -> None:
-        settings = self.pipeline.report
-        self.schema = report_schema(settings.max_positions)
-        model = self.job.model
-        self.response_format: dict[str, Any] | None = (
-            None
-            if model == HEURISTIC
-            else {"type": "json_schema", "json_schema": {"name": JOB, "strict": True, "schema": self.schema}}
-        )
-        if model != HEURISTIC and self.pipeline.model.response_format != "json_schema":
-            self.response_format = {"type": "json_object"}
+        self.schema = report_schema(self.pipeline.report.max_positions)
 
-    def request(
+    def ask(
         self,
         topic: Topic,
         claims: list[tuple[str, str, str, list[str]]],
         records: list[tuple[str, str, list[str], str]],
-    ) -> ModelRequest | None:
+    ) -> Ask | None:
         if not claims:
             return None
         record_lines = "\n".join(f"- {key} | {', '.join(ids) or '-'} | {title[:160]}" for _, key, ids, title in records)
@@ -80,25 +71,7 @@ class ReportJob:
             records=record_lines or "(none)",
             claims=claim_lines,
         )
-        if self.response_format is not None and self.response_format["type"] != "json_schema":
-            messages[0]["content"] += "\n\nThe JSON schema of the answer:\n" + json.dumps(self.schema)
-        params: dict[str, Any] = (
-            {}
-            if self.job.model == HEURISTIC
-            else {
-                "temperature": self.pipeline.model.temperature,
-                "max_completion_tokens": self.pipeline.model.max_completion_tokens,
-            }
-        )
-        return ModelRequest(
-            job=JOB,
-            model=self.job.model,
-            prompt_name=self.prompt.name,
-            prompt_hash=self.prompt.content_hash,
-            messages=tuple(messages),
-            response_format=self.response_format,
-            params=params,
-        )
+        return Ask(JOB, self.prompt.name, self.prompt.content_hash, tuple(messages), self.schema)
 
     def topics(self) -> list[Topic]:
         """The topics this job reports on: every declared topic, or the one of `run --topic`."""
@@ -109,17 +82,19 @@ class ReportJob:
         db = self.job.db
         claims = topic_claims(db, topic.slug, self.pipeline.report.max_claims)
         records = topic_records(db, topic.slug)
-        request = self.request(topic, claims, records)
-        if request is None:
+        ask = self.ask(topic, claims, records)
+        if ask is None:
             return 0
-        messages = list(request.messages)
         for attempt in range(self.pipeline.model.max_reasks + 1):
             try:
-                reply = await self.job.reply(request, None, attempt)
+                request, reply = await self.job.gateway.ask(ask, None, attempt)
             except Deferred:
                 return 0
-            except TransientModelError as exc:
-                self.job.stats.failed += 1
+            except (TransientModelError, ContextExceeded) as exc:
+                if isinstance(exc, TransientModelError):
+                    self.job.call_failed(exc)
+                else:
+                    self.job.stats.failed += 1
                 self.job.reject_raw(JOB, "call_failed", str(exc), "", None, key=[self.job.run_id, topic.slug])
                 return 0
             try:
@@ -131,23 +106,9 @@ class ReportJob:
                     )
                     return 0
                 self.job.stats.reasks += 1
-                messages = [
-                    *messages,
-                    {"role": "assistant", "content": reply.raw_text},
-                    {
-                        "role": "user",
-                        "content": f"Your answer was rejected ({exc}). Answer again with only a"
-                        " JSON object that matches the schema.",
-                    },
-                ]
-                request = ModelRequest(
-                    job=JOB,
-                    model=request.model,
-                    prompt_name=request.prompt_name,
-                    prompt_hash=request.prompt_hash,
-                    messages=tuple(messages),
-                    response_format=request.response_format,
-                    params=request.params,
+                ask = ask.followed_by(
+                    reply.raw_text,
+                    f"Your answer was rejected ({exc}). Answer again with only a JSON object that matches the schema.",
                 )
                 continue
             observations = self._observations(topic, answer, request.request_hash(), reply, records)

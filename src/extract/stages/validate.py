@@ -3,8 +3,9 @@
 A response either parses into the schema or is re-asked (then rejected whole).
 Within a parsed response each claim is judged alone: a quote not found in the
 chunk (exactly, then with whitespace, punctuation and case ignored), an unknown
-domain or an empty text sends that claim to the rejects table with its reason;
-the rest are kept with document character offsets and an alignment status.
+domain, an empty text or a text that is no claim at all (only a URL, an arXiv id,
+a citation key or a formula) sends that claim to the rejects table with its
+reason; the rest are kept with document character offsets and an alignment status.
 """
 
 from __future__ import annotations
@@ -23,6 +24,31 @@ MIN_QUOTE_CHARS = 6
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*)\n\s*```\s*$", re.DOTALL)
 _ARXIV_ID = re.compile(r"^(?:arxiv:\s*)?(\d{4}\.\d{4,5})(?:v\d+)?$", re.IGNORECASE)
 
+# What a claim text may be instead of a claim (see `not_a_claim`).
+_URL_ONLY = re.compile(r"^(?:https?://\S+|\[[^\[\]]*\]\(\s*<?https?://[^\s()<>]+>?\s*\))$", re.IGNORECASE)
+_ARXIV_ONLY = re.compile(
+    r"^(?:arxiv:\s*)?(?:\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[a-z]{2})?/\d{7})(?:v\d+)?$", re.IGNORECASE
+)
+# AuthorYearWord and its usual spellings: smith2020, Vaswani2017Attention, smith_2020a, vaswani:2017.
+_CITE_KEY = re.compile(r"^@?[A-Za-z][A-Za-z'\-]*[_:\-]?(?:1[89]|20)\d{2}[a-z]?(?:[_:\-]?[A-Za-z][A-Za-z0-9\-]*)?$")
+_CITE_COMMAND = re.compile(r"^\\(?:no)?cite[a-z]*\*?(?:\[[^\]]*\])*\{([^{}]*)\}$", re.IGNORECASE)
+_MATH_DELIMITED = re.compile(
+    r"^(?:\$\$(?:(?!\$\$).)+\$\$|\$[^$]+\$|\\\[(?:(?!\\\]).)+\\\]|\\\((?:(?!\\\)).)+\\\)|\\begin\{(\w+\*?)\}.*\\end\{\1\})$",
+    re.DOTALL,
+)
+_MATH_SYMBOL = re.compile(r"[=<>+^_\\∑∏∫√∂∇≈≠≤≥∝∞±×÷·→←↔∈∉⊂⊆∪∩∀∃]")
+# Script contents (x_{ij}, e^{-t}) and commands (\mathbb, \log) are notation, not words.
+_MATH_NOTATION = re.compile(r"[_^](?:\{[^{}]*\}|\w+)|\\[A-Za-z]+")
+# A word is two or more letters in a row (any script: a CJK run counts).
+_WORD = re.compile(r"[^\W\d_]{2,}")
+# Function names in a formula are no ordinary words.
+_MATH_NAME = re.compile(
+    r"(?:arg)?(?:log|ln|lg|exp|sin|cos|tanh?|sigmoid|softmax|relu|max|min|lim|sup|inf|det|tr|diag|var|cov|d?kl|mod|sgn|"
+    r"sign|mse|nll)?",
+    re.IGNORECASE,
+)
+_OUTER_PAIRS = {"(": ")", "[": "]", "<": ">", "{": "}", "`": "`", '"': '"', "'": "'", "“": "”", "「": "」", "（": "）"}
+
 
 class AnswerError(ValueError):
     """The answer is not JSON of the expected shape; the message goes back to the model."""
@@ -34,7 +60,9 @@ class AnswerError(ValueError):
 
 
 def parse_json(raw: str) -> object:
-    """The JSON of an answer (a ```json fence around it is tolerated)."""
+    """The JSON of an answer. A model asked without an enforced format (plain text) may
+    wrap it in a code fence or prose: then the first JSON object or array in the text
+    that parses whole is taken."""
     text = raw.strip()
     fenced = _FENCE.match(text)
     if fenced:
@@ -42,7 +70,26 @@ def parse_json(raw: str) -> object:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
+        found = _first_json_value(text)
+        if found is not None:
+            return found
         raise AnswerError("invalid_json", f"{exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+
+
+_DECODER = json.JSONDecoder()
+_JSON_START = re.compile(r"[{\[]")
+
+
+def _first_json_value(text: str) -> object | None:
+    """The first object or array in `text` (prose around it ignored), or None."""
+    for found in _JSON_START.finditer(text):
+        try:
+            value, _ = _DECODER.raw_decode(text, found.start())
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, dict | list) and value:
+            return value
+    return None
 
 
 def parse_triage(raw: str) -> TriageAnswer:
@@ -88,10 +135,51 @@ def align_quote(quote: str, chunk_text: str) -> Alignment | None:
     return Alignment("normalised", index[at], index[at + len(folded_quote) - 1] + 1)
 
 
+def _unwrapped(text: str) -> str:
+    """The text without trailing punctuation and enclosing brackets or quotes."""
+    while True:
+        text = text.strip().rstrip(".,;:。，；：").strip()
+        if len(text) >= 2 and _OUTER_PAIRS.get(text[0]) == text[-1]:
+            text = text[1:-1]
+            continue
+        return text
+
+
+def _is_formula(text: str) -> bool:
+    """Delimited LaTeX math, or math symbols with no ordinary word beside them."""
+    if _MATH_DELIMITED.match(text):
+        return True
+    if not _MATH_SYMBOL.search(text):
+        return False
+    words = [w for w in _WORD.findall(_MATH_NOTATION.sub(" ", text)) if not _MATH_NAME.fullmatch(w)]
+    return not words
+
+
+def not_a_claim(text: str) -> str | None:
+    """Why the text states nothing (it is only a URL, an arXiv id, citation keys or a formula), or None."""
+    bare = _unwrapped(text)
+    if not bare:
+        return None
+    if _URL_ONLY.match(bare):
+        return "a URL"
+    if _ARXIV_ONLY.match(bare):
+        return "an arXiv id"
+    command = _CITE_COMMAND.match(bare)
+    keys = [k for k in (_unwrapped(p) for p in re.split(r"[\s,;]+", command.group(1) if command else bare)) if k]
+    if keys and all(_CITE_KEY.match(k) or _ARXIV_ONLY.match(k) for k in keys):
+        return "a citation key"
+    if _is_formula(bare):
+        return "a formula"
+    return None
+
+
 def claim_problem(claim: TriageClaim, chunk_text: str, domains: list[str]) -> tuple[str, str] | None:
     """(reason, detail) when a parsed claim cannot be kept."""
     if not claim.text.strip():
         return "empty_text", "the claim text is empty"
+    why = not_a_claim(claim.text)
+    if why is not None:
+        return "not_a_claim", f"the claim text is only {why}: {claim.text.strip()[:120]!r}"
     if claim.domain not in domains:
         return "unknown_domain", f"domain {claim.domain!r} is not in the taxonomy"
     if len(_folded(claim.quote)[0]) < MIN_QUOTE_CHARS:

@@ -407,6 +407,24 @@ MIGRATIONS: list[tuple[str, str]] = [
         SELECT o.* FROM observations o SEMI JOIN current_ids c ON o.obs_id = c.obs_id;
         """,
     ),
+    (
+        "012_structured_output",
+        """
+        -- What an endpoint accepts for structured output, found out once per (base URL,
+        -- model) by `response_format = "auto"` and remembered here; `refused` keeps each
+        -- refused mode with the endpoint's own words (JSON: [{mode, status, message}]).
+        CREATE TABLE endpoint_formats (
+            base_url VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,
+            mode VARCHAR NOT NULL,           -- json_schema | json_object_schema | json_object | text
+            refused VARCHAR NOT NULL,
+            decided_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (base_url, model)
+        );
+        -- The mode each answer was asked in (provenance); NULL for answers stored before.
+        ALTER TABLE responses ADD COLUMN structured_output VARCHAR;
+        """,
+    ),
 ]
 
 

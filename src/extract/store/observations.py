@@ -141,7 +141,7 @@ def observations_of_claim(db: Database, claim_id: str) -> list[dict[str, Any]]:
     and whether it is current (False: a newer run superseded it; kept for audit)."""
     cur = db.con.execute(
         f"SELECT {', '.join('o.' + c for c in OBSERVATION_COLUMNS)}, r.prompt_tokens, r.completion_tokens,"
-        " r.finish_reason, r.latency_ms, r.endpoint_model, r.raw_text AS raw_response,"
+        " r.finish_reason, r.latency_ms, r.endpoint_model, r.raw_text AS raw_response, r.structured_output,"
         f" c.obs_id IS NOT NULL AS current, {EVIDENCE_KEY} AS evidence_key"
         " FROM observations o LEFT JOIN responses r USING (request_hash, answer_no)"
         " LEFT JOIN (SELECT obs_id FROM current_observations WHERE claim_id = ?) c USING (obs_id)"

@@ -64,6 +64,7 @@ RESPONSE_COLUMNS = (
     "completion_tokens",
     "latency_ms",
     "created_at",
+    "structured_output",
 )
 
 
@@ -78,12 +79,13 @@ def response_row(
     attempt: int,
     request_json: str,
     reply: ModelReply,
+    structured_output: str | None = None,
 ) -> list[Any]:
     """A `responses` row in RESPONSE_COLUMNS order."""
     return [
         request_hash, reply.answer_no, run_id, job, model, reply.endpoint_model, prompt_name, prompt_hash, chunk_id,
         attempt, request_json, reply.raw_text, reply.raw_json, reply.finish_reason, reply.prompt_tokens,
-        reply.completion_tokens, reply.latency_ms, now(),
+        reply.completion_tokens, reply.latency_ms, now(), structured_output or None,
     ]  # fmt: skip
 
 
@@ -100,6 +102,20 @@ def _row(request: ModelRequest, reply: ModelReply, run_id: str, chunk_id: str | 
         attempt,
         request_json,
         reply,
+        request.structured_output,
+    )
+
+
+def save_reply(
+    db: Database, request: ModelRequest, reply: ModelReply, *, run_id: str, chunk_id: str | None, attempt: int
+) -> None:
+    """Store one answer now (the blocking calls of the merge's judge)."""
+    insert_rows(
+        db.con,
+        "responses",
+        RESPONSE_COLUMNS,
+        [_row(request, reply, run_id, chunk_id, attempt)],
+        " ON CONFLICT DO NOTHING",
     )
 
 

@@ -1,0 +1,179 @@
+"""The validate stage's pure helpers, called directly: what is a claim, where a quote stands, what parses."""
+
+from __future__ import annotations
+
+import pytest
+
+from extract.schemas import TriageClaim
+from extract.stages.validate import (
+    AnswerError,
+    align_quote,
+    claim_problem,
+    not_a_claim,
+    parse_json,
+    parse_triage,
+)
+
+CHUNK = (
+    "Mixture-of-experts routing with top-2 experts improves perplexity by 3.1% at equal compute. "
+    "See https://arxiv.org/abs/2402.01035 for details."
+)
+QUOTE = "routing with top-2 experts improves perplexity by 3.1%"
+DOMAINS = ["architecture", "other"]
+
+
+def _claim(text: str, quote: str = QUOTE, domain: str = "architecture") -> TriageClaim:
+    return TriageClaim(
+        text=text,
+        stance="consensus",
+        domain=domain,
+        tags=["MoE"],
+        topic=None,
+        citations=["Shazeer2017Outrageous"],
+        quote=quote,
+    )
+
+
+# --- not_a_claim / claim_problem -------------------------------------------------------------
+
+NOT_CLAIMS = [
+    ("https://arxiv.org/abs/2402.01035", "a URL"),
+    ("http://example.com/paper.pdf", "a URL"),
+    ("<https://example.com/paper>", "a URL"),
+    ("[Switch Transformers](https://arxiv.org/abs/2101.03961)", "a URL"),
+    ("2402.01035", "an arXiv id"),
+    ("arXiv:2402.01035v2", "an arXiv id"),
+    ("(arXiv:2402.01035)", "an arXiv id"),
+    ("Vaswani2017Attention", "a citation key"),
+    ("smith2020", "a citation key"),
+    ("[@smith2020]", "a citation key"),
+    ("Shazeer2017Outrageous; Vaswani2017Attention.", "a citation key"),
+    (r"\cite{smith2020, Vaswani2017Attention}", "a citation key"),
+    ("L = -E[log p(x)]", "a formula"),
+    (r"$$L_{DLM} = -\mathbb{E}_{(x,\hat{y})\sim\mathcal{D}} \mathbb{E}_t\left[\log p_\theta(x)\right]$$", "a formula"),
+    (r"$x^2 + y^2$", "a formula"),
+    (r"\[ r_{i,t}(\theta) = \frac{\pi_\theta}{\pi_{old}} \]", "a formula"),
+    ("p(y|x) ∝ exp(β r(x, y))", "a formula"),
+]
+
+CLAIMS = [
+    "MoE routing with top-2 experts improves perplexity by 3.1% (Shazeer2017Outrageous)",
+    "Loss scales as L = C^-0.05 with compute, per Kaplan et al.",
+    "该方法在数学推理上提升了12%",
+    "Scaling helps.",
+    "The released code at https://github.com/example/repo reproduces the 2x speed-up.",
+    "Results on arXiv:2402.01035 show that $x$ tokens suffice.",
+    "Accuracy > 90% on GSM8K after distillation.",
+    "BERT 2019 outperforms ELMo on GLUE.",
+]
+
+
+@pytest.mark.parametrize(("text", "why"), NOT_CLAIMS)
+def test_text_that_is_only_a_reference_or_formula_is_not_a_claim(text: str, why: str) -> None:
+    assert not_a_claim(text) == why
+
+
+@pytest.mark.parametrize("text", CLAIMS)
+def test_sentences_with_references_or_math_in_them_are_claims(text: str) -> None:
+    assert not_a_claim(text) is None
+
+
+@pytest.mark.parametrize(("text", "why"), NOT_CLAIMS)
+def test_claim_problem_rejects_non_claims_even_with_a_grounded_quote(text: str, why: str) -> None:
+    assert align_quote(QUOTE, CHUNK) is not None  # the evidence itself is fine
+    problem = claim_problem(_claim(text), CHUNK, DOMAINS)
+    assert problem is not None
+    reason, detail = problem
+    assert reason == "not_a_claim"
+    assert why in detail
+
+
+@pytest.mark.parametrize("text", CLAIMS)
+def test_claim_problem_keeps_real_claims_with_a_grounded_quote(text: str) -> None:
+    assert claim_problem(_claim(text), CHUNK, DOMAINS) is None
+
+
+def _reason(claim: TriageClaim) -> str | None:
+    problem = claim_problem(claim, CHUNK, DOMAINS)
+    return problem[0] if problem else None
+
+
+def test_claim_problem_still_reports_its_other_reasons() -> None:
+    assert claim_problem(_claim("   "), CHUNK, DOMAINS) == ("empty_text", "the claim text is empty")
+    assert _reason(_claim("Scaling helps.", domain="biology")) == "unknown_domain"
+    assert _reason(_claim("Scaling helps.", quote="3.1%")) == "quote_too_short"
+    assert _reason(_claim("Scaling helps.", quote="dense models always win")) == "quote_not_found"
+
+
+# --- align_quote ------------------------------------------------------------------------------
+
+
+def test_align_quote_exact_match_gives_chunk_offsets() -> None:
+    alignment = align_quote(QUOTE, CHUNK)
+    assert alignment is not None
+    assert alignment.status == "exact"
+    assert CHUNK[alignment.start : alignment.end] == QUOTE
+
+
+def test_align_quote_ignores_whitespace_punctuation_and_case() -> None:
+    chunk = "Intro. The model, trained  on\n2T tokens — beats LLaMA-2 on MMLU! Then more."
+    alignment = align_quote("the model trained on 2T tokens beats llama 2 on mmlu", chunk)
+    assert alignment is not None
+    assert alignment.status == "normalised"
+    # From the first to the last matched character of the chunk, not the quote's length.
+    assert chunk[alignment.start : alignment.end] == "The model, trained  on\n2T tokens — beats LLaMA-2 on MMLU"
+
+
+def test_align_quote_finds_cjk_text() -> None:
+    chunk = "摘要：该方法在数学推理上提升了12%，并降低了成本。"
+    exact = align_quote("该方法在数学推理上提升了12%", chunk)
+    assert exact is not None and exact.status == "exact"
+    assert chunk[exact.start : exact.end] == "该方法在数学推理上提升了12%"
+    loose = align_quote("该方法 在数学推理上 提升了 12", chunk)
+    assert loose is not None and loose.status == "normalised"
+    assert chunk[loose.start : loose.end] == "该方法在数学推理上提升了12"
+
+
+def test_align_quote_returns_none_when_the_quote_is_absent() -> None:
+    assert align_quote("dense models always win", CHUNK) is None
+    assert align_quote("...", CHUNK) is None  # nothing left to look for after folding
+
+
+# --- parse_json / parse_triage ----------------------------------------------------------------
+
+ANSWER = (
+    '{"claims": [{"text": "Scaling helps.", "stance": "consensus", "domain": "other", "tags": ["scaling"], '
+    '"topic": null, "citations": [], "quote": "scaling helps a lot"}]}'
+)
+
+
+def test_parse_json_accepts_a_json_fence() -> None:
+    assert parse_json('```json\n{"claims": []}\n```') == {"claims": []}
+    assert parse_json("  ```\n[1, 2]\n```  ") == [1, 2]
+
+
+def test_parse_triage_reads_a_fenced_answer() -> None:
+    answer = parse_triage(f"```json\n{ANSWER}\n```")
+    assert [c.text for c in answer.claims] == ["Scaling helps."]
+    assert answer.claims[0].topic is None and answer.claims[0].quote == "scaling helps a lot"
+
+
+def test_invalid_json_is_reported_with_its_position() -> None:
+    with pytest.raises(AnswerError) as caught:
+        parse_json('{"claims": [}')
+    assert caught.value.reason == "invalid_json"
+    assert "line 1 column 13" in caught.value.detail
+    with pytest.raises(AnswerError) as prose:
+        parse_triage("Here are the claims: none.")
+    assert prose.value.reason == "invalid_json"
+
+
+def test_schema_violation_names_the_offending_field() -> None:
+    with pytest.raises(AnswerError) as caught:
+        parse_triage(ANSWER.replace('"consensus"', '"maybe"'))
+    assert caught.value.reason == "schema_violation"
+    assert "claims.0.stance" in caught.value.detail
+    with pytest.raises(AnswerError) as extra:
+        parse_triage('{"claims": [], "notes": "none"}')
+    assert extra.value.reason == "schema_violation"
+    assert "notes" in extra.value.detail
