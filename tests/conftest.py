@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import BrowserContext
 
 from chromium import Opened, chromium, open_recorded, require_chromium
+from llama_server import llama_server  # noqa: F401  (the real-server tier's session fixture)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

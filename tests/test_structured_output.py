@@ -237,3 +237,27 @@ def test_classify_reads_the_servers_own_words() -> None:
             assert type(error) is kind, message
             assert str(error).startswith(f"the endpoint answered HTTP {status}: {message.splitlines()[0]}")
         client.close()
+
+
+def test_a_slow_endpoint_gets_no_more_calls_in_flight_than_finish_within_the_timeout(isolated: Path) -> None:
+    """A local server answers one call at a time: calls queued behind it would time out."""
+    dumps = paper_list(isolated, 8)
+    active = [0]
+    most = [0]
+
+    def slow(request: dict[str, Any]) -> Reply:
+        active[0] += 1
+        most[0] = max(most[0], active[0])
+        time.sleep(1.0)
+        active[0] -= 1
+        return Reply(content=grounded_answer(request))
+
+    with FakeOpenAI(slow) as server:
+        # 1 s a call against a 5 s timeout: at most 5 s / (2 x 1 s), so 2 in flight, not 8.
+        pipeline = write_pipeline(
+            isolated, base_url=server.base_url, inputs=[dumps], model_extra="concurrency = 8\ntimeout = 5"
+        )
+        result = run_cli("run", str(pipeline), "--json")
+    summary = json.loads(result.stdout)
+    assert result.exit_code == 0 and summary["observations"] == 8 and summary["retries"] == 0
+    assert most[0] == 2

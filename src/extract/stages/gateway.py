@@ -16,10 +16,12 @@ deterministic, so a re-run finds every answer in the cache.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import itertools
 import json
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -117,7 +119,10 @@ class ModelGateway:
         self.rung = 0  # the budget step that last fitted the context window
         self.stats = GatewayStats()
         self.limiter = RateLimiter(settings.rpm, settings.tpm)
-        self.in_flight = asyncio.Semaphore(settings.concurrency)
+        self.cap = settings.concurrency  # calls in flight; lowered for a slow endpoint (`_took`)
+        self._active = 0
+        self._slots = asyncio.Condition()
+        self._latency: float | None = None
         self.writer = ReplyWriter(db)
         # Looking a hash up in memory first spares a query per new request. A fresh
         # run replays only what it has itself been answered.
@@ -197,18 +202,40 @@ class ModelGateway:
         async def call() -> ModelReply:
             # `concurrency` bounds calls in flight, not chunks being validated or
             # stored: a slot is free again as soon as its answer has arrived.
-            async with self.in_flight:
+            async with self._slot():
                 await self.limiter.acquire(estimate)
                 key = next(self._ids)
-                self._started[key] = time.monotonic()
+                started = self._started[key] = time.monotonic()
                 try:
-                    return await self.provider.complete(request)
+                    reply = await self.provider.complete(request)
                 finally:
                     del self._started[key]
+                self._took(time.monotonic() - started)
+                return reply
 
         reply = await with_transport_retries(call, retries=self.settings.max_retries, on_retry=self._retried)
         self.limiter.settle(estimate, reply.prompt_tokens + reply.completion_tokens)
         return reply
+
+    @contextlib.asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        async with self._slots:
+            await self._slots.wait_for(lambda: self._active < self.cap)
+            self._active += 1
+        try:
+            yield
+        finally:
+            async with self._slots:
+                self._active -= 1
+                self._slots.notify_all()
+
+    def _took(self, seconds: float) -> None:
+        """Keep calls in flight to what the endpoint finishes within the timeout. A local
+        server answers one call at a time: each call queued behind others waits for
+        them, so with answers taking L seconds at most timeout / 2L are in flight."""
+        self._latency = seconds if self._latency is None else 0.7 * self._latency + 0.3 * seconds
+        fits = int(self.settings.timeout / (2 * max(self._latency, 1e-3)))
+        self.cap = max(1, min(self.settings.concurrency, fits))
 
     async def _store(self, request: ModelRequest, reply: ModelReply, chunk_id: str | None, attempt: int) -> ModelReply:
         if self.fresh:
