@@ -164,10 +164,10 @@ def test_a_model_that_always_rambles_splits_a_chunk_at_most_to_the_floor(isolate
         calls = s.count()
     summary = json.loads(result.stdout)
     assert result.exit_code == 1
-    # One chunk, halved at most twice: 1 + 2 + 4 calls, then the four pieces are rejects.
-    assert calls == 7 and summary["splits"] == 3
+    # One chunk, halved once: 1 + 2 calls, then the two halves are rejects.
+    assert calls == 3 and summary["splits"] == 1
     reasons = query(isolated / "claims.duckdb", "SELECT reason, count(*) FROM rejects GROUP BY reason")
-    assert reasons == [("truncated", 4)]
+    assert reasons == [("truncated", 2)]
 
 
 def test_sigterm_marks_the_run_interrupted_prints_its_summary_and_the_next_run_resumes(isolated: Path) -> None:

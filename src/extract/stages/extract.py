@@ -32,9 +32,11 @@ from extract.store.observations import link_to_run, save_observations, unsaved_o
 from extract.store.rejects import save_rejects
 
 JOB = "ref_triage"
-# A chunk whose answer is cut off is split in halves at most this deep, and never
-# into pieces under MIN_SPLIT_TOKENS: past the floor it is a `truncated` reject.
-MAX_SPLIT_DEPTH = 2
+# A chunk whose answer is cut off is split in halves once, and never into pieces under
+# MIN_SPLIT_TOKENS: past that it is a `truncated` reject. A chunk holds at most
+# `max_claims_per_chunk` claims, which the default budget fits, so an answer that is
+# cut off again after a split is a model rambling, which more splits only pay for.
+MAX_SPLIT_DEPTH = 1
 MIN_SPLIT_TOKENS = 100
 UNPARSED_LIMIT = 10
 
