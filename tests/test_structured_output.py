@@ -72,6 +72,9 @@ def test_auto_steps_down_once_remembers_the_mode_and_replays_from_the_cache(isol
     assert calls_after == 7 and rerun["calls"] == 0 and rerun["cached"] == 6
     runs = run_cli("runs")
     assert "structured output: json_object_schema" in runs.output
+    # The plan builds the same requests: all answered, none to pay for.
+    plan = json.loads(run_cli("plan", str(pipeline), "--json").stdout)
+    assert plan["structured_output"] == "json_object_schema" and plan["cached"] == 6 and plan["calls"] == 0
 
 
 def test_an_endpoint_without_json_schema_or_schema_field_gets_plain_text_read_leniently(isolated: Path) -> None:

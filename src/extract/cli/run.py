@@ -216,6 +216,7 @@ def _print_plan(s: PlanSummary) -> None:
     lines = [
         f"plan for model {s.model} (database {s.db}): nothing is called",
         f"  documents {s.documents}  records {s.records}  chunks {s.chunks}",
+        f"  structured output: {s.structured_output}",
         f"  calls {s.calls}  (cached {s.cached}: answered before, free)  + {s.report_calls} topic report(s)",
         f"  prompt tokens {s.prompt_tokens}  completion tokens ~{s.completion_tokens_estimate} (estimate)",
         f"  estimated cost {_money(s.cost_usd_estimate)}",

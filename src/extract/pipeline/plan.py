@@ -30,6 +30,7 @@ from extract.store.responses import cached_reply, completion_history
 
 @dataclass
 class PlanSummary(InputCounts):
+    structured_output: str = ""  # the mode a run would ask in
     calls: int = 0
     report_calls: int = 0
     cached: int = 0
@@ -76,6 +77,7 @@ def plan_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | 
         asks = TriageAsks(pipeline, prompt)
         capabilities = capabilities_of(model)
         mode = _mode(db, pipeline, model, capabilities)
+        summary.structured_output = mode
         history = completion_history(db, model) if db is not None else None
         for chunk, record, _doc in work:
             request = request_for(asks.ask(chunk, record), model, mode, pipeline.model, capabilities)
