@@ -176,10 +176,12 @@ def test_a_model_that_always_rambles_splits_a_chunk_at_most_to_the_floor(isolate
 def test_sigterm_marks_the_run_interrupted_prints_its_summary_and_the_next_run_resumes(isolated: Path) -> None:
     dumps = paper_list(isolated, 8)
     answered: list[str] = []
+    stalling = [True]  # after two answers the server stalls, until the resumed run
 
     def slow(request: dict[str, Any]) -> Reply:
         answered.append("x")
-        return Reply(content=grounded_answer(request), delay=0.0 if len(answered) <= 2 else 30.0)
+        stall = stalling[0] and len(answered) > 2
+        return Reply(content=grounded_answer(request), delay=30.0 if stall else 0.0)
 
     with FakeOpenAI(slow) as server:
         pipeline = write_pipeline(isolated, base_url=server.base_url, inputs=[dumps], model_extra="concurrency = 1")
@@ -204,8 +206,7 @@ def test_sigterm_marks_the_run_interrupted_prints_its_summary_and_the_next_run_r
         db = isolated / "claims.duckdb"
         assert query(db, "SELECT status FROM runs") == [("interrupted",)]
         assert query(db, "SELECT count(*) FROM responses") == [(2,)]
-        answered.clear()
-        answered.extend(["x"] * 2)  # the server answers at once from now on
+        stalling[0] = False
         resumed = run_cli("run", str(pipeline), "--json")
     again = json.loads(resumed.stdout)
     assert resumed.exit_code == 0 and again["cached"] == 2 and again["calls"] == 6

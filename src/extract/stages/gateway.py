@@ -240,17 +240,19 @@ class ModelGateway:
     async def _store(self, request: ModelRequest, reply: ModelReply, chunk_id: str | None, attempt: int) -> ModelReply:
         if self.fresh:
             reply = replace(reply, answer_no=next_answer_no(self.db, request.request_hash()))
-        await self.writer.save(request, reply, run_id=self.run_id, chunk_id=chunk_id, attempt=attempt)
-        self.known.add(request.request_hash())
+        # Counted as it arrives: a run stopped now still stores it (`ReplyWriter.drain`).
         self.stats.calls += 1
         self.stats.prompt_tokens += reply.prompt_tokens
         self.stats.completion_tokens += reply.completion_tokens
+        await self.writer.save(request, reply, run_id=self.run_id, chunk_id=chunk_id, attempt=attempt)
+        self.known.add(request.request_hash())
         return reply
 
     def _retried(self, exc: TransientModelError) -> None:
         self.stats.retries += 1
 
     async def close(self) -> None:
+        self.writer.drain()
         await self.provider.close()
 
 

@@ -146,8 +146,26 @@ class ReplyWriter:
             self._committer = asyncio.create_task(self._commit())
         await asyncio.shield(done)
 
+    def drain(self) -> None:
+        """Store what is still waiting, now (a run stopped by a signal: asyncio cancels the
+        committer, but an answer that has arrived is paid for and must not be lost)."""
+        batch, self._pending = self._pending, []
+        if batch:
+            cursor = self.db.con.cursor()  # the committer's may be busy on its worker thread
+            try:
+                insert_rows(cursor, "responses", RESPONSE_COLUMNS, [row for row, _ in batch], " ON CONFLICT DO NOTHING")
+            finally:
+                cursor.close()
+        for _, done in batch:
+            if not done.done():
+                done.set_result(None)
+
     async def _commit(self) -> None:
-        await asyncio.sleep(self.window)
+        try:
+            await asyncio.sleep(self.window)
+        except asyncio.CancelledError:
+            self.drain()
+            raise
         while self._pending:
             batch, self._pending = self._pending, []
             try:
