@@ -67,6 +67,8 @@ def test_auto_steps_down_once_remembers_the_mode_and_replays_from_the_cache(isol
     [(mode, refused)] = query(db, "SELECT mode, refused FROM endpoint_formats")
     assert mode == "json_object_schema" and "Input should be 'text' or 'json_object'" in refused
     assert {m for (m,) in query(db, "SELECT structured_output FROM responses")} == {"json_object_schema"}
+    [(claim_id,)] = query(db, "SELECT claim_id FROM claims LIMIT 1")
+    assert "structured output json_object_schema" in run_cli("show", claim_id).output  # provenance
     # The second run asks in the remembered mode, so every answer comes from the cache.
     rerun = json.loads(again.stdout)
     assert calls_after == 7 and rerun["calls"] == 0 and rerun["cached"] == 6
