@@ -267,3 +267,34 @@ def test_a_slow_endpoint_gets_no_more_calls_in_flight_than_finish_within_the_tim
     summary = json.loads(result.stdout)
     assert result.exit_code == 0 and summary["observations"] == 8 and summary["retries"] == 0
     assert most[0] == 2
+
+
+def test_a_call_that_times_out_leaves_one_call_in_flight(isolated: Path) -> None:
+    dumps = paper_list(isolated, 6)
+    seen = [0]
+    active = [0]
+    most = [0]
+
+    def answer(request: dict[str, Any]) -> Reply:
+        seen[0] += 1
+        if seen[0] == 1:
+            time.sleep(3.0)  # past the 2 s timeout: the client gives up and asks again
+            return Reply(content=grounded_answer(request))
+        active[0] += 1
+        most[0] = max(most[0], active[0])
+        time.sleep(0.3)
+        active[0] -= 1
+        return Reply(content=grounded_answer(request))
+
+    with FakeOpenAI(answer) as server:
+        pipeline = write_pipeline(
+            isolated,
+            base_url=server.base_url,
+            inputs=[dumps],
+            model_extra="concurrency = 6\ntimeout = 2\nmax_retries = 1",
+        )
+        result = run_cli("run", str(pipeline), "--json")
+    summary = json.loads(result.stdout)
+    assert result.exit_code == 0 and summary["retries"] == 1 and summary["observations"] == 6
+    # Answers of 0.3 s alone would allow 2 s / (2 x 0.3 s) = 3 in flight; after a timeout, one.
+    assert most[0] == 1

@@ -55,6 +55,10 @@ class TransientModelError(ModelError):
         super().__init__(message)
 
 
+class ModelTimeout(TransientModelError):
+    """No answer within `model.timeout`: the endpoint is slower than the calls in flight allow."""
+
+
 class TerminalModelError(ModelError):
     """A model call failed in a way retrying cannot fix (401, 403, bad request); stops the run."""
 

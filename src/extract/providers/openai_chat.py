@@ -25,6 +25,7 @@ from extract.errors import (
     ContextExceeded,
     FormatRefused,
     ModelError,
+    ModelTimeout,
     RequestRefused,
     TerminalModelError,
     TransientModelError,
@@ -152,7 +153,7 @@ def classify(exc: Exception, base_url: str, timeout: float | None = None) -> Mod
         return TerminalModelError(message)
     if isinstance(exc, openai.APITimeoutError):
         within = f" within {timeout:g} s (model.timeout)" if timeout else ""
-        return TransientModelError(f"the endpoint at {base_url} did not answer{within}")
+        return ModelTimeout(f"the endpoint at {base_url} did not answer{within}")
     if isinstance(exc, openai.APIConnectionError):
         cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc
         return TransientModelError(f"no connection to {base_url}: {_one_line(cause)}", reached=False)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from extract.config import ModelSettings
-from extract.errors import ContextExceeded, FormatRefused, TransientModelError
+from extract.errors import ContextExceeded, FormatRefused, ModelTimeout, TransientModelError
 from extract.models import ModelReply, ModelRequest
 from extract.providers import Capabilities, Provider
 from extract.stages.chunk import Tokenizer
@@ -208,6 +208,10 @@ class ModelGateway:
                 started = self._started[key] = time.monotonic()
                 try:
                     reply = await self.provider.complete(request)
+                except ModelTimeout:
+                    # It took at least the timeout: fewer calls in flight from now on.
+                    self._took(self.settings.timeout)
+                    raise
                 finally:
                     del self._started[key]
                 self._took(time.monotonic() - started)
