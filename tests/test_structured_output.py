@@ -218,7 +218,7 @@ def test_classify_reads_the_servers_own_words() -> None:
     """The refusals named in the issue, as real servers send them, each recognised by status and message."""
     import openai
 
-    from extract.errors import ContextExceeded, FormatRefused, RequestRefused, TransientModelError
+    from extract.errors import ContextExceeded, EndpointBusy, FormatRefused, RequestRefused, TransientModelError
     from extract.providers.openai_chat import classify
 
     openai_refusal = "Invalid parameter: 'response_format' of type 'json_schema' is not supported with this model."
@@ -229,7 +229,7 @@ def test_classify_reads_the_servers_own_words() -> None:
         (400, openai_refusal, FormatRefused),
         (400, vllm, FormatRefused),
         (400, LLAMA_CPP_CONTEXT, ContextExceeded),
-        (500, "Context size has been exceeded.", ContextExceeded),
+        (500, "Context size has been exceeded.", EndpointBusy),
         (404, "model 'qwen' not found", RequestRefused),
         (500, "CUDA out of memory", TransientModelError),
     ]
@@ -298,3 +298,29 @@ def test_a_call_that_times_out_leaves_one_call_in_flight(isolated: Path) -> None
     assert result.exit_code == 0 and summary["retries"] == 1 and summary["observations"] == 6
     # Answers of 0.3 s alone would allow 2 s / (2 x 0.3 s) = 3 in flight; after a timeout, one.
     assert most[0] == 1
+
+
+def test_llama_servers_full_context_pool_means_fewer_calls_at_once_not_a_smaller_budget(isolated: Path) -> None:
+    """llama-server's slots share one context: calls at once can overflow it, and then every
+    call in flight is answered HTTP 500 'Context size has been exceeded.'"""
+    dumps = paper_list(isolated, 5)
+    active = [0]
+
+    def shared_pool(request: dict[str, Any]) -> Reply:
+        active[0] += 1
+        try:
+            time.sleep(0.2)
+            if active[0] > 1:
+                return Reply(status=500, content="Context size has been exceeded.")
+            return Reply(content=grounded_answer(request))
+        finally:
+            active[0] -= 1
+
+    with FakeOpenAI(shared_pool) as server:
+        pipeline = write_pipeline(isolated, base_url=server.base_url, inputs=[dumps], model_extra="max_retries = 3")
+        result = run_cli("run", str(pipeline), "--json")
+        budgets = {r["max_tokens"] for r in server.requests}
+    summary = json.loads(result.stdout)
+    assert result.exit_code == 0, result.output
+    assert summary["observations"] == 5 and summary["rejects"] == 0 and summary["retries"] >= 1
+    assert summary["budget_cuts"] == 0 and budgets == {1536}

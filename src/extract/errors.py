@@ -55,8 +55,13 @@ class TransientModelError(ModelError):
         super().__init__(message)
 
 
-class ModelTimeout(TransientModelError):
-    """No answer within `model.timeout`: the endpoint is slower than the calls in flight allow."""
+class EndpointBusy(TransientModelError):
+    """The endpoint could not serve the calls in flight (no answer within `model.timeout`,
+    or llama-server's shared context pool overflowing): retried with fewer in flight."""
+
+
+class ModelTimeout(EndpointBusy):
+    """No answer within `model.timeout`."""
 
 
 class TerminalModelError(ModelError):

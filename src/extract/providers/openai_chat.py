@@ -23,6 +23,7 @@ from extract.config import ModelSettings
 from extract.errors import (
     ConfigError,
     ContextExceeded,
+    EndpointBusy,
     FormatRefused,
     ModelError,
     ModelTimeout,
@@ -75,6 +76,10 @@ _CONTEXT_WORDS = re.compile(
     r"|context_length_exceeded|too many tokens|prompt is too long",
     re.IGNORECASE,
 )
+# llama-server answers every call in flight with this when the context its slots share
+# fills up (a call alone that outgrows its window ends with finish_reason "length"):
+# too many calls at once, not one call too long.
+_POOL_FULL = re.compile(r"context size has been exceeded", re.IGNORECASE)
 # A server whose request validation failed answers 500 on some stacks (llama-cpp-python).
 _VALIDATION_WORDS = re.compile(
     r"validation error|input should be|field required|extra inputs are not permitted|unprocessable",
@@ -141,6 +146,8 @@ def classify(exc: Exception, base_url: str, timeout: float | None = None) -> Mod
         message = f"the endpoint answered HTTP {status}: {detail}"
         if status in (401, 403):
             return TerminalModelError(message)
+        if status >= 500 and _POOL_FULL.search(detail):
+            return EndpointBusy(message, retry_after=_retry_after(exc))
         shape_refused = status in _REFUSED_STATUS or (status == 500 and _VALIDATION_WORDS.search(detail))
         if _CONTEXT_WORDS.search(detail) and status in (*_REFUSED_STATUS, 500):
             return ContextExceeded(message, status=status, detail=detail)

@@ -136,7 +136,8 @@ class ExtractJob:
                 return
             request_hash = request.request_hash()
             if reply.finish_reason == "length":
-                detail = "the answer hit the token limit (model.max_completion_tokens)"
+                budget = request.params.get("max_completion_tokens")
+                detail = f"the answer hit the token limit ({budget} tokens, model.max_completion_tokens)"
                 await self._split(chunk, record, doc, depth, "truncated", detail, reply.raw_text, reply, request_hash)
                 return
             try:
@@ -189,6 +190,8 @@ class ExtractJob:
         rambling model cannot split a chunk forever."""
         small = chunk.n_tokens < 2 * MIN_SPLIT_TOKENS
         halves = None if depth >= MAX_SPLIT_DEPTH or small else split_chunk(doc.text, chunk, self.tokenizer)
+        if halves is not None and min(h.n_tokens for h in halves) < MIN_SPLIT_TOKENS:
+            halves = None  # a title line alone, say: a call of its own would only be a reject
         if halves is None:
             key = [reply.answer_key(request_hash), reason] if reply is not None and request_hash else None
             self.reject_raw(

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from extract.config import ModelSettings
-from extract.errors import ContextExceeded, FormatRefused, ModelTimeout, TransientModelError
+from extract.errors import ContextExceeded, EndpointBusy, FormatRefused, TransientModelError
 from extract.models import ModelReply, ModelRequest
 from extract.providers import Capabilities, Provider
 from extract.stages.chunk import Tokenizer
@@ -208,8 +208,9 @@ class ModelGateway:
                 started = self._started[key] = time.monotonic()
                 try:
                     reply = await self.provider.complete(request)
-                except ModelTimeout:
-                    # It took at least the timeout: fewer calls in flight from now on.
+                except EndpointBusy:
+                    # The endpoint cannot serve this many at once: as if the call took the
+                    # whole timeout, so one call is in flight from now on.
                     self._took(self.settings.timeout)
                     raise
                 finally:
