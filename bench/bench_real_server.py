@@ -64,8 +64,11 @@ def report(db: Path, summary: RunSummary, wall: float) -> None:
     print(f"completion tokens   mean {statistics.fmean(tokens):.0f} per call  p95 {p95(tokens):.0f}")
     print(f"answers             {len(answers)}: rejected whole {sum(whole.values())} {whole}")
     print(f"claims              accepted {n_obs}, rejected {sum(per_claim.values())} {per_claim}")
-    share = f"{n_grounded / n_obs:.3f}" if n_obs else "n/a (none accepted)"
-    print(f"grounded share      {share} of accepted ({n_exact} exact, {n_obs - n_exact} normalised)")
+    if n_obs:
+        share = n_grounded / n_obs
+        print(f"grounded share      {share:.3f} of accepted ({n_exact} exact, {n_obs - n_exact} normalised)")
+    else:
+        print("grounded share      n/a: no claim accepted")
     print(f"wall                {wall:.0f} s")
 
 
