@@ -266,7 +266,7 @@ def test_a_slow_endpoint_gets_no_more_calls_in_flight_than_finish_within_the_tim
         result = run_cli("run", str(pipeline), "--json")
     summary = json.loads(result.stdout)
     assert result.exit_code == 0 and summary["observations"] == 8 and summary["retries"] == 0
-    assert most[0] == 2
+    assert most[0] <= 2
 
 
 def test_a_call_that_times_out_leaves_one_call_in_flight(isolated: Path) -> None:
