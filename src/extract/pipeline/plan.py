@@ -23,6 +23,7 @@ from extract.providers import Capabilities
 from extract.providers.openai_chat import endpoint_url
 from extract.stages.extract import TriageAsks
 from extract.stages.gateway import prompt_tokens, request_for
+from extract.stages.structured import first_mode
 from extract.store import Database, open_database
 from extract.store.endpoints import stored_format
 from extract.store.responses import cached_reply, completion_history
@@ -43,14 +44,10 @@ class PlanSummary(InputCounts):
 
 
 def _mode(db: Database | None, pipeline: Pipeline, model: str, capabilities: Capabilities) -> str:
-    """The structured-output mode a run would ask in: the setting, else what the
-    database remembers of this endpoint, else the top of the ladder."""
-    setting = pipeline.model.response_format
-    if capabilities.offline or setting != "auto":
-        return capabilities.modes[0] if capabilities.offline else setting
-    url = endpoint_url(pipeline.model)
+    """The structured-output mode a run would ask in (as the run's gateway chooses it)."""
+    url = endpoint_url(pipeline.model) if not capabilities.offline else None
     stored = stored_format(db, url, model) if db is not None and url is not None else None
-    return stored.mode if stored is not None else capabilities.modes[0]
+    return first_mode(pipeline.model.response_format, capabilities, stored)
 
 
 def plan_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | None = None) -> PlanSummary:

@@ -182,7 +182,6 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
                 batch_mode=options.batch,
                 fresh=options.fresh,
             )
-            summary.structured_output = gateway.formats.describe()
             job = ExtractJob(
                 db=db,
                 run_id=summary.run_id,

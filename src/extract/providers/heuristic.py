@@ -256,9 +256,8 @@ class Heuristic:
     async def complete(self, request: ModelRequest) -> ModelReply:
         user = "\n".join(m["content"] for m in request.messages if m["role"] == "user")
         if request.job == "topic_report":
-            schema = (request.response_format or {}).get("json_schema", {}).get("schema", {})
-            limit = schema.get("properties", {}).get("positions", {}).get("maxItems", self.max_positions)
-            text = json.dumps(self.report(user, int(limit)), ensure_ascii=False)
+            # Offline requests carry no format (mode `none`): the pipeline's limit is ours.
+            text = json.dumps(self.report(user, self.max_positions), ensure_ascii=False)
         else:
             text = json.dumps(self.answer(user), ensure_ascii=False)
         return ModelReply(

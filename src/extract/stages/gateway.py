@@ -196,7 +196,7 @@ class ModelGateway:
 
     async def _send(self, request: ModelRequest) -> ModelReply:
         estimate = (
-            prompt_tokens(self.tokenizer, request) + min(512, self.budgets[0]) if self.limiter.counts_tokens else 0
+            prompt_tokens(self.tokenizer, request) + self._completion_estimate() if self.limiter.counts_tokens else 0
         )
 
         async def call() -> ModelReply:
@@ -221,6 +221,11 @@ class ModelGateway:
         reply = await with_transport_retries(call, retries=self.settings.max_retries, on_retry=self._retried)
         self.limiter.settle(estimate, reply.prompt_tokens + reply.completion_tokens)
         return reply
+
+    def _completion_estimate(self) -> int:
+        if self.stats.calls:
+            return self.stats.completion_tokens // self.stats.calls
+        return min(512, self.budgets[0])
 
     @contextlib.asynccontextmanager
     async def _slot(self) -> AsyncIterator[None]:

@@ -20,6 +20,16 @@ from extract.store import Database
 from extract.store.endpoints import EndpointFormat, save_format, stored_format
 
 
+def first_mode(setting: str, capabilities: Capabilities, stored: EndpointFormat | None) -> str:
+    """The mode to ask in first: the offline baseline's, an explicit setting, what the
+    database remembers of this endpoint and model, else the top of the ladder."""
+    if capabilities.offline:
+        return capabilities.modes[0]
+    if setting != "auto":
+        return setting
+    return stored.mode if stored is not None and stored.mode in capabilities.modes else capabilities.modes[0]
+
+
 class FormatChoice:
     def __init__(self, db: Database, endpoint: str, model: str, capabilities: Capabilities, setting: str) -> None:
         self.db = db
@@ -29,18 +39,13 @@ class FormatChoice:
         self.ladder = capabilities.modes
         self.fixed = setting != "auto" or len(self.ladder) == 1
         stored = stored_format(db, endpoint, model)
-        if self.fixed and stored is not None and stored.mode != setting:
+        self.mode = first_mode(setting, capabilities, stored)
+        if stored is not None and stored.mode != self.mode:
             stored = None
-        if self.fixed:
-            self.mode = self.ladder[0] if capabilities.offline else setting
-            self.refused: list[dict[str, object]] = []
-        else:
-            self.mode = stored.mode if stored is not None and stored.mode in self.ladder else self.ladder[0]
-            self.refused = stored.refused if stored is not None else []
+        self.refused: list[dict[str, object]] = stored.refused if stored is not None and not self.fixed else []
         # An explicit mode is known to work once an answer came back in it: until then one
         # call at a time, so a refused setting costs one call, not one per chunk in flight.
         self.known = capabilities.offline or stored is not None
-        self.refusals = 0  # refused calls this run
         self.stopped: TerminalModelError | None = None  # set once no mode is left to ask in
         self._probe: asyncio.Future[None] | None = None
 
@@ -92,7 +97,6 @@ class FormatChoice:
 
     def refused_by(self, mode: str, exc: FormatRefused) -> None:
         """Step down the ladder after `mode` was refused (or stop, for an explicit mode)."""
-        self.refusals += 1
         if self.fixed:
             self._stop(
                 f'{exc}: this endpoint does not accept model.response_format = {mode!r}; set it to "auto"'
