@@ -1,7 +1,7 @@
 """Merge quality against the claims dashboard: does our merge group observations the way
 the real dashboard did?
 
-    uv run python bench/merge_quality.py [--seeds PATH] [--holdout] [--blind] [--write-jsonl FILE]
+    uv run python bench/merge_quality.py [--seeds PATH] [--search] [--blind] [--write-jsonl FILE]
                                          [--judge-accuracy P]
 
 This module owns the benchmark: it turns every evidence item shown in
@@ -12,8 +12,10 @@ through `extract import` + `extract export observations`, and scores both groupi
 against the dashboard's with pairwise precision, recall and F1.
 
 Figures printed: claims, observations and gold pairs; baseline P/R/F1 at its threshold
-(and the best threshold on a sweep); project P/R/F1; with --holdout the same per half of
-a split by topic (baseline threshold tuned on one half, scored on the other); with
+(and the best threshold on a sweep); project P/R/F1; per fold by topic
+(`topic_folds.py`), the baseline at 0.40, the baseline at the threshold best on the other
+folds, and the project's merge with its defaults, side by side; with --search the policy
+grid by folds and the nested estimate of choosing from it; with
 --judge-accuracy P the project's P/R/F1 when borderline pairs go to a local judge that
 answers from the gold grouping and is right with probability P (no model is reachable
 here, so this bounds what `[merge] judge = true` can add rather than measuring a model);
@@ -43,6 +45,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from excerpt import DashboardClaim, parse_dashboard
+from topic_folds import GRID, Counts, choose, f1_of, fold_counts, in_process_merge, make_folds, mean_f1
+
+from extract.stages.merge_scoring import MergePolicy
 
 ROOT = Path(__file__).resolve().parent.parent
 EXCERPT = "000_claims_dashboard_excerpt.txt"
@@ -301,20 +306,6 @@ def print_judged(observations: Sequence[Observation], gold: Sequence[str], accur
     )
 
 
-# --- holdout by topic -------------------------------------------------------------------
-
-
-def topic_split(observations: Sequence[Observation]) -> tuple[set[str | None], set[str | None]]:
-    """Two halves of the topics, alternating in order of size so both get big and small ones."""
-    sizes = Counter(row["topic"] for row in observations)
-    ordered = sorted(sizes, key=lambda topic: (-sizes[topic], topic or ""))
-    return set(ordered[0::2]), set(ordered[1::2])
-
-
-def subset(indices: Sequence[int], values: Sequence[Any]) -> list[Any]:
-    return [values[i] for i in indices]
-
-
 # --- report -----------------------------------------------------------------------------
 
 
@@ -323,25 +314,71 @@ def fmt(scores: Scores) -> str:
     return f"P {precision:.3f}  R {recall:.3f}  F1 {f1:.3f}"
 
 
-def print_holdout(observations: list[Observation], gold: list[str], project: list[str] | None) -> None:
-    halves = topic_split(observations)
-    index = [[i for i, row in enumerate(observations) if row["topic"] in half] for half in halves]
-    for name, (tune, test) in {"A->B": (index[0], index[1]), "B->A": (index[1], index[0])}.items():
-        tuned, _ = best_threshold(subset(tune, observations), subset(tune, gold))
-        test_rows, test_gold = subset(test, observations), subset(test, gold)
-        held = pairwise_scores(test_gold, baseline_labels(test_rows, tuned))
-        line = f"  {name}: {len(test)} obs, {gold_pair_count(test_gold)} gold pairs; baseline t={tuned:.2f} {fmt(held)}"
-        if project is not None:
-            line += f"; project {fmt(pairwise_scores(test_gold, subset(test, project)))}"
-        print(line)
-    for half, members in zip(halves, index, strict=True):
-        print(f"  half of {len(members)} obs: {', '.join(sorted(str(t) for t in half))}")
+def print_folds(observations: list[Observation], gold: list[str], search: bool) -> None:
+    """Per fold by topic: the token-Jaccard baseline at 0.40 (the issue's reference), at
+    the threshold best on the other folds, and the project's merge with its defaults;
+    with `search`, the policy grid and the nested estimate of choosing from it."""
+    folds = make_folds(observations, gold)
+    with in_process_merge() as merge:
+        fixed = fold_counts(folds, lambda rows: baseline_labels(rows, 0.4))
+        sweep = {t: fold_counts(folds, lambda rows, t=t: baseline_labels(rows, t)) for t in SWEEP}
+        swept = choose(sweep)
+        project = fold_counts(folds, lambda rows: merge.labels(rows, MergePolicy()))
+        print(f"folds by topic (k={len(folds)}; each fold merged on its own, as unseen topics are imported):")
+        print(
+            f"  {'fold':<5}{'obs':>5}{'gold':>6}  {'Jaccard 0.40':<24}"
+            f"{'Jaccard, t chosen on the others':<34}project (defaults)"
+        )
+        for i, fold in enumerate(folds):
+            t = swept.nested[i][0]
+            print(
+                f"  {i:<5}{len(fold.rows):>5}{fold.gold_pairs:>6}  {_short(fixed[i]):<24}"
+                f"{f't={t:.2f} ' + _short(sweep[t][i]):<34}{_short(project[i])}"
+            )
+        print(
+            f"  mean F1: Jaccard 0.40 {mean_f1(fixed):.3f}; Jaccard with t chosen on the other folds "
+            f"{swept.nested_mean:.3f}; project {mean_f1(project):.3f}"
+        )
+        worst = min(f1_of(p)[2] - f1_of(j)[2] for p, j in zip(project, fixed, strict=True))
+        print(f"  project minus Jaccard 0.40, worst fold: {worst:+.3f}")
+        for i, fold in enumerate(folds):
+            print(f"  fold {i}: {', '.join(fold.topics)}")
+        if search:
+            started = time.perf_counter()
+            table = {policy: fold_counts(folds, lambda rows, p=policy: merge.labels(rows, p)) for policy in GRID}
+            picked = choose(table)
+            print(f"policy search over {len(GRID)} policies ({time.perf_counter() - started:.0f}s):")
+            for policy, f1 in picked.ranked[:5]:
+                print(f"  mean fold F1 {f1:.3f}  {_policy(policy)}")
+            same = "yes" if picked.best == MergePolicy() else "NO"
+            print(f"  the best is the project's default: {same}")
+            nested = "  ".join(f"{f1:.3f}" for _, f1 in picked.nested)
+            print(
+                "  nested (policy chosen on the other folds, scored on the fold): "
+                f"{nested}  mean {picked.nested_mean:.3f}"
+            )
+            for i, (policy, _) in enumerate(picked.nested):
+                print(f"    fold {i} chose {_policy(policy)}")
+
+
+def _short(counts: Counts) -> str:
+    precision, recall, f1 = f1_of(counts)
+    return f"P {precision:.2f} R {recall:.2f} F1 {f1:.3f}"
+
+
+def _policy(policy: MergePolicy) -> str:
+    return (
+        f"threshold {policy.threshold}, containment {policy.containment}, citation {policy.citation_bonus}, "
+        f"camp {policy.camp_weight}, overlap {policy.overlap}"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seeds", type=Path, default=default_seeds(), help="seed directory (default: $EXTRACT_SEEDS)")
-    parser.add_argument("--holdout", action="store_true", help="also score per half of a split by topic")
+    parser.add_argument(
+        "--search", action="store_true", help="also search the policy grid by folds (how the defaults were chosen)"
+    )
     parser.add_argument("--threshold", type=float, default=BASELINE_THRESHOLD, help="baseline Jaccard threshold")
     parser.add_argument("--blind", action="store_true", help="leave claim-level domain and tags out of the rows")
     parser.add_argument("--write-jsonl", type=Path, help="also write the import rows to this file")
@@ -396,9 +433,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if args.judge_accuracy is not None and project is not None:
         print_judged(observations, gold, args.judge_accuracy)
-    if args.holdout:
-        print("holdout by topic (baseline threshold tuned on the other half):")
-        print_holdout(observations, gold, project)
+    print_folds(observations, gold, args.search)
     print(f"time: {time.perf_counter() - started:.2f}s")
     return 0
 

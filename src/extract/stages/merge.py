@@ -7,12 +7,14 @@ with every claim. It joins the best-scoring compatible claim above a threshold,
 else starts a new claim.
 
 Compatible means: the same scope (triage claims, report headlines, and each
-position's stance and counter never mix), the same topic for report statements,
-and no two clearly different camp labels. The score is an IDF-weighted blend of containment and
-Jaccard overlap of the two token sets (words, numbers, CJK bigrams; a token on df of
-N claims weighs log(2 (N + 1) / (1 + df))), plus a bonus
-for a shared citation (given, an arXiv id, or a `[Key2024Name]` key in the text)
-and a penalty for numbers that disagree. A candidate scoring just under the threshold
+position's stance and counter never mix), the same topic for report statements, no
+two clearly different camp labels, and no numbers, results or formulas that
+disagree (`stages/merge_scoring.facts_agree`). The score (`MergePolicy`) is an
+IDF-weighted blend of containment and Jaccard overlap of the two token sets (words,
+numbers, CJK bigrams; a token on df of N claims weighs log(2 (N + 1) / (1 + df))),
+plus a bonus for a shared citation (given, an arXiv id, or a `[Key2024Name]` key in
+the text) and for overlapping camp labels; a plain token overlap at the policy's
+`overlap` joins on its own. A candidate scoring just under the threshold
 ("borderline") can be put to an arbiter (an embedder, the model: `stages/arbiter.py`).
 
 Claim ids are fixed when a claim is created and never change: `c-` + the first
@@ -40,6 +42,7 @@ from typing import Any
 from extract.hashing import normalise_claim_text, sha256_json
 from extract.models import Observation
 from extract.stages.arbiter import Arbiter
+from extract.stages.merge_scoring import MergePolicy, facts, facts_agree, is_number
 from extract.store import Database
 from extract.store.arbiters import claim_text
 from extract.store.claim_index import (
@@ -53,16 +56,12 @@ from extract.store.claim_index import (
     token_frequencies,
 )
 
-THRESHOLD = 0.65
-CAMP_WEIGHT = 0.3
-CAMP_APART = 0.3
 SIGNATURE_CAP = 96
 RARE_TOKENS = 8
 COMMON_POSTINGS = 5000
 TWO_HITS_FROM = 4
 
 _WORD = re.compile(r"[a-z][a-z0-9]*(?:[-'][a-z0-9]+)*")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 _ARXIV = re.compile(r"\b(\d{4}\.\d{4,5})\b")
 _CITE_KEY = re.compile(r"\[([a-z][a-z-]*\d{4}[a-z0-9-]*)\]")
@@ -173,12 +172,13 @@ def signature(text: str, citations: tuple[str, ...] | list[str] = ()) -> Signatu
     # A pattern that needs a character the text lacks finds nothing: skip its search.
     for run in () if folded.isascii() else _CJK_RUN.findall(folded):
         tokens.update(run[i : i + 2] for i in range(max(1, len(run) - 1)))
-    numbers = set(map(sys.intern, _NUMBER.findall(folded)))
+    numbers = set(map(sys.intern, facts(folded)))
     arxiv = set(_ARXIV.findall(folded)) if "." in folded else set()
     keys = set(_CITE_KEY.findall(folded)) if "[" in folded else set()
     cites = {c.casefold() for c in citations} | arxiv | keys
     # Claims repeat a small vocabulary: one string object per distinct token, not per use.
-    return Signature(set(map(sys.intern, tokens)) | numbers, numbers, cites)
+    plain = set(filter(is_number, numbers))
+    return Signature(set(map(sys.intern, tokens)) | plain, numbers, cites)
 
 
 @dataclass(slots=True)
@@ -281,7 +281,7 @@ class Merger:
     """
 
     db: Database
-    threshold: float = THRESHOLD
+    policy: MergePolicy = field(default_factory=MergePolicy)
     claims: list[_Claim] = field(default_factory=list)
     # Decides pairs scoring within `borderline` under the threshold (at most
     # `max_asks` candidates per observation, best first); None: wording alone.
@@ -518,17 +518,15 @@ class Merger:
         common = sig.tokens & claim.sig.tokens
         if common:
             shared = len(common) * scale - self._logdf(common)
-            other = self._weight(claim, scale)
-            score = 0.5 * shared / min(weight, other) + 0.5 * shared / (weight + other - shared)
+            score = self.policy.blend(shared, weight, self._weight(claim, scale))
+            if len(common) >= self.policy.overlap * len(sig.tokens | claim.sig.tokens):
+                score = max(score, self.policy.threshold)
         if sig.citations & claim.sig.citations:
-            score += 0.15
+            score += self.policy.citation_bonus
         if camps is not None:
             # Within one topic a camp label names the position; paraphrased
             # statements of one camp share it almost word for word.
-            score += CAMP_WEIGHT * camps
-        if sig.numbers and claim.sig.numbers and claim.scope == "triage":
-            # "improves by 12%" and "improves by 30%" are different claims.
-            score += 0.05 if sig.numbers & claim.sig.numbers else -0.35
+            score += self.policy.camp_weight * camps
         return score
 
     @staticmethod
@@ -574,20 +572,24 @@ class Merger:
         weight = len(sig.tokens) * scale - self._logdf(sig.tokens)
         camp = _camp_tokens(o.camp) if o.camp else None
         best: _Claim | None = None
-        best_score = self.threshold
-        floor = self.threshold - self.borderline if self.arbiter else math.inf
+        threshold = self.policy.threshold
+        best_score = threshold
+        floor = threshold - self.borderline if self.arbiter else math.inf
         borderline: list[tuple[float, str, _Claim]] = []
         for at in self._candidates(sig, block):
             claim = self.claims[at]
             # Different camps of one debate stay apart even when they use the same words.
             camps = _overlap(camp, _camp_tokens(claim.camp)) if camp and claim.camp else None
-            if camps is not None and camps < CAMP_APART:
+            if camps is not None and camps < self.policy.camps_apart:
+                continue
+            # Different numbers or formulas: different claims, whatever the words.
+            if not facts_agree(sig.numbers, claim.sig.numbers):
                 continue
             score = self._score(sig, scale, weight, claim, camps)
             # Ties go to the smaller id, so the outcome does not depend on load order.
             if score > best_score or (score == best_score and (best is None or claim.claim_id < best.claim_id)):
                 best, best_score = claim, score
-            elif floor <= score < self.threshold:
+            elif floor <= score < threshold:
                 borderline.append((-score, claim.claim_id, claim))
         basis = None
         if best is None and borderline:
@@ -615,7 +617,8 @@ class Merger:
                 best.logdf += self._logdf(added)
             self._count(added)
         best.sig.citations |= new_cites
-        best.sig.numbers |= sig.numbers & added
+        # Numbers are tokens too (the cap applies); formulas and results are facts only.
+        best.sig.numbers |= {n for n in sig.numbers if n in added or not is_number(n)}
         best.camp = best.camp or camp
         self._index(best.at, added, new_cites)
         if (added or new_cites) and (self._stored or not best.fresh):
