@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,37 @@ def test_topics_get_reports_with_positions(seeded: tuple[Path, dict[str, object]
     assert stances and len(stances) == len(counters)
     assert all(o["stance"] == "contested" and o["camp"] for o in stances + counters)
     assert all(o["stance"] == "consensus" for o in rows if o["field_path"] == "report.headline_claims")
+
+
+def test_extractive_reports_are_supported_and_cited(seeded: tuple[Path, dict[str, object], str]) -> None:
+    """The heuristic's report statements are the topic's own claims, citing them: none is
+    rejected for a number and none is uncited."""
+    db, summary, _ = seeded
+    assert summary["reject_reasons"] == {} and summary["uncited"] == 0
+    reports = [o for o in _export(db, "observations") if o["kind"] == "topic_report"]
+    assert reports and all("uncited" not in o["flags"] for o in reports)  # type: ignore[operator]
+    assert all(any(str(c).startswith("c-") for c in o["citations"]) for o in reports)  # type: ignore[union-attr]
+
+
+def test_claims_read_only_from_records_without_a_link_are_hidden(
+    seeded: tuple[Path, dict[str, object], str],
+) -> None:
+    """A claim is visible when one of its observations cites an arXiv id, a URL or a record
+    that has one, or anchors a camp; the thread and the digest's unlinked items give none."""
+    db, _, _ = seeded
+    linked = {str(r["citation_key"]) for r in _export(db, "records") if r["arxiv_ids"] or r["urls"]}
+
+    def sourced(o: dict[str, object]) -> bool:
+        cites = [str(c) for c in o["citations"]]  # type: ignore[attr-defined]
+        return bool(o["camp"]) or any(
+            re.fullmatch(r"\d{4}\.\d{4,5}", c) or c.startswith(("http://", "https://")) or c in linked for c in cites
+        )
+
+    expected: dict[str, bool] = {}
+    for o in _export(db, "observations"):
+        claim = str(o["claim_id"])
+        expected[claim] = expected.get(claim, False) or sourced(o)
+    result = run_cli("claims", "--visible", "--json", "--db", str(db))
+    visible = {c["claim_id"] for c in json.loads(result.stdout)}
+    assert visible == {claim for claim, shown in expected.items() if shown}
+    assert len(visible) < len(expected)  # the rule bites on real dumps

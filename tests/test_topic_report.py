@@ -24,6 +24,9 @@ keywords = ["paper"]
 """
 
 
+ORDINALS = ("zero", "one", "two", "three", "four")
+
+
 def _report(request: dict[str, Any]) -> str:
     return json.dumps(
         {
@@ -207,7 +210,8 @@ def test_fresh_asks_again_and_the_newest_answer_wins(isolated: Path) -> None:
         nonlocal reports
         if request["response_format"]["json_schema"]["name"] == "topic_report":
             reports += 1
-            headline = {"text": f"Headline number {reports}.", "evidence": "e", "citations": []}
+            # Told apart by a word: a number no record states would be an unsupported_number reject.
+            headline = {"text": f"Headline {ORDINALS[reports]}.", "evidence": "e", "citations": []}
             return json.dumps({"headline_claims": [headline], "positions": []})
         return grounded_answer(request)
 
@@ -246,7 +250,7 @@ def test_fresh_asks_again_and_the_newest_answer_wins(isolated: Path) -> None:
     )
     assert [a for _, a in triage] == [0, 1] and triage[0][0] == triage[1][0]
     current = {c["text"] for c in json.loads(run_cli("claims", "--topic", "kernels", "--json").stdout)}
-    assert "Headline number 3." in current and "Headline number 1." not in current
+    assert "Headline three." in current and "Headline one." not in current
     # The replaced report's headline is recomputed too: no current observation is left to count.
     ((replaced,),) = query(
         "SELECT claim_id FROM observations WHERE topic = 'kernels' AND job = 'topic_report' AND answer_no = 0"

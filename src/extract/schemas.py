@@ -91,6 +91,9 @@ class ImportedObservation(BaseModel):
     char_start: int | None = Field(default=None, ge=0)
     char_end: int | None = Field(default=None, ge=0)
     created_at: datetime | None = None
+    # An export's flags: only `uncited` is taken back (the hide rule reads it); the
+    # others are derived again here or described the other database.
+    flags: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _span(self) -> ImportedObservation:
@@ -105,7 +108,9 @@ class ReportStatement(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(min_length=1, description="The statement, in the configured claim language.")
     evidence: str = Field(min_length=1, description="Why, in the report language, citing records by key.")
-    citations: list[str] = Field(description="Citation keys of the topic's records this rests on.")
+    citations: list[str] = Field(
+        description="What this rests on: citation keys of the topic's records or ids of its claims (c-0123456789)."
+    )
 
 
 class ReportPosition(BaseModel):

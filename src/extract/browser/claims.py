@@ -17,6 +17,8 @@ from extract.store.evidence import claims_evidence
 
 # New-style (`2402.01035`) and old-style (`hep-th/9901001`) ids, as ingest normalises them.
 ARXIV_ID = re.compile(r"^(?:\d{4}\.\d{4,5}|[a-z][a-z-]{0,15}(?:\.[A-Z]{2})?/\d{7})$")
+# A claim a report statement cites (`extract.stages.report_citations`): an in-page link, not a source.
+CLAIM_ID = re.compile(r"^c-[0-9a-f]{10}$")
 _POSITION = re.compile(r"^report\.positions\[(\d+)\]\.(stance|counter)$")
 # Evidence quotes are verbatim and can be long; the page shows this much of each.
 EXCERPT_CHARS = 1000
@@ -63,7 +65,8 @@ def _claim(c: dict[str, Any], hidden: bool, evidence: list[dict[str, Any]]) -> d
         "topics": c["topics"],
         "tags": c["tags"],
         "arxiv": [v for v in c["citations"] if ARXIV_ID.match(v)],
-        "keys": [v for v in c["citations"] if not ARXIV_ID.match(v)],
+        "keys": [v for v in c["citations"] if not ARXIV_ID.match(v) and not CLAIM_ID.match(v)],
+        "cites_claims": [v for v in c["citations"] if CLAIM_ID.match(v)],
         "n_obs": c["n_obs"],
         "spawned": c["spawned"],
         "hidden": hidden,
@@ -73,7 +76,8 @@ def _claim(c: dict[str, Any], hidden: bool, evidence: list[dict[str, Any]]) -> d
 
 def claims_section(db: Database, run: str | None = None) -> dict[str, Any]:
     """Every current claim (or every claim observed in `run`, superseded or not), most
-    observed first; those the dashboard's hide rule hides are marked `hidden`."""
+    observed first; those the dashboard's hide rule (`extract.store.visibility`) hides
+    are marked `hidden`."""
     every = ClaimFilter(run=run, superseded=run is not None)
     claims = query_claims(db, every)
     visible = {c["claim_id"] for c in query_claims(db, replace(every, visible=True))}

@@ -88,3 +88,11 @@ def handle_errors(f: F) -> F:
             fail(f"internal error: {type(exc).__name__}: {first} (run with --debug for the traceback)")
 
     return wrapper  # type: ignore[return-value]
+
+
+def reject_reasons(reasons: dict[str, int] | None) -> str:
+    """` (unsupported_number 2, quote_not_found 1)`: rejects by reason, most first; "" for none."""
+    if not reasons:
+        return ""
+    ordered = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))
+    return " (" + ", ".join(f"{reason} {n}" for reason, n in ordered) + ")"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from extract.cli.common import db_option, handle_errors, json_option, print_json
+from extract.cli.common import db_option, handle_errors, json_option, print_json, reject_reasons
 from extract.config import load_pipeline
 from extract.errors import NotFound
 from extract.pipeline import database_path, topics_overview_of
@@ -56,7 +56,8 @@ def runs(db: Path | None, as_json: bool) -> None:
             f" calls {c.get('calls', 0)} cached {c.get('cached', 0)} retried {c.get('retries', 0)}"
             f" re-asked {c.get('reasks', 0)} split {c.get('splits', 0)}"
             f" failed {c.get('failed', 0)} observations {c.get('observations', 0)} rejects {c.get('rejects', 0)}"
-            f" tokens {c.get('prompt_tokens', 0) + c.get('completion_tokens', 0)}"
+            + reject_reasons(c.get("reject_reasons"))
+            + f" tokens {c.get('prompt_tokens', 0) + c.get('completion_tokens', 0)}"
             f" cost {'?' if c.get('cost_usd') is None else '$' + format(c['cost_usd'], '.4f')}"
             + (f"\n    error: {r['error']}" if r["error"] else "")
         )
@@ -71,7 +72,12 @@ def runs(db: Path | None, as_json: bool) -> None:
 @click.option("--tag", help="Tag (case-insensitive).")
 @click.option("--search", help="Text the claim contains (case-insensitive).")
 @click.option("--limit", type=click.IntRange(min=1), help="At most N claims (default: all).")
-@click.option("--visible", is_flag=True, help="Apply the dashboard's hide rule (no citation and no camp: hidden).")
+@click.option(
+    "--visible",
+    is_flag=True,
+    help="Apply the dashboard's hide rule: hidden when no observation cites an arXiv id, a URL or a record"
+    " with one, and none anchors a camp (uncited report statements count for neither).",
+)
 @click.option("--superseded", is_flag=True, help="Also claims seen only in runs a newer run replaced.")
 @db_option
 @json_option

@@ -11,7 +11,16 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from extract.cli.common import F, db_option, fail, handle_errors, json_option, print_json, warn_unanswered
+from extract.cli.common import (
+    F,
+    db_option,
+    fail,
+    handle_errors,
+    json_option,
+    print_json,
+    reject_reasons,
+    warn_unanswered,
+)
 from extract.config import load_pipeline
 from extract.errors import Terminated
 from extract.pipeline import PlanSummary, RunInterrupted, RunOptions, RunSummary, plan_pipeline, run_pipeline
@@ -106,10 +115,16 @@ def _print_summary(s: RunSummary) -> None:
         f"  documents {s.documents}  records {s.records}  chunks {s.chunks}",
         f"  calls {s.calls}  cached {s.cached}  retried {s.retries}  re-asked {s.reasks}  split {s.splits}"
         f"  failed {s.failed}",
-        f"  observations {s.observations} (new)  claims {s.claims} (touched)  rejects {s.rejects}",
+        f"  observations {s.observations} (new)  claims {s.claims} (touched)  rejects {s.rejects}"
+        + reject_reasons(s.reject_reasons),
         f"  tokens {s.prompt_tokens + s.completion_tokens} (prompt {s.prompt_tokens},"
         f" completion {s.completion_tokens})  cost {_money(s.cost_usd)}",
     ]
+    if s.uncited:
+        lines.append(
+            f"  report statements {s.report_statements}, {s.uncited} of them uncited"
+            " (flagged, hidden in the claims view)"
+        )
     if s.budget_cuts:
         lines.append(f"  completion budget halved {s.budget_cuts} time(s) to fit the endpoint's context window")
     if s.borderline_asked:

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from extract.config import Pipeline, Topic
@@ -65,6 +65,8 @@ class RunSummary(InputCounts):
     observations: int = 0
     claims: int = 0
     rejects: int = 0
+    reject_reasons: dict[str, int] = field(default_factory=dict)
+    uncited: int = 0  # report statements that cite nothing of their topic (kept, flagged, hidden)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = None
@@ -280,6 +282,7 @@ async def _extract_all(
         await job.gateway.close()
         for key, value in _stats(job).items():
             setattr(summary, key, value)
+        summary.reject_reasons = dict(sorted(job.stats.reject_reasons.items()))
         summary.structured_output = job.gateway.formats.describe()
 
 
@@ -287,5 +290,7 @@ def _stats(job: ExtractJob) -> dict[str, int]:
     """The job's and its gateway's counters that a run summary carries (rejects include
     those not yet written)."""
     names = {f.name for f in fields(RunSummary)}
-    counts = {k: v for k, v in (asdict(job.stats) | asdict(job.gateway.stats)).items() if k in names}
+    counts = {
+        k: v for k, v in (asdict(job.stats) | asdict(job.gateway.stats)).items() if k in names and isinstance(v, int)
+    }
     return {**counts, "rejects": job.rejects_so_far}

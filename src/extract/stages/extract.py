@@ -53,6 +53,8 @@ class ExtractStats:
     failed: int = 0
     observations: int = 0
     rejects: int = 0
+    reject_reasons: dict[str, int] = field(default_factory=dict)  # rejects by reason (this run's, replays too)
+    uncited: int = 0  # report statements kept flagged `uncited`
     claim_ids: set[str] = field(default_factory=set)
 
 
@@ -340,5 +342,6 @@ class ExtractJob:
             doc_sha256=chunk.doc_sha256 if chunk else None,
         )
         self._rejects.append(reject)
+        self.stats.reject_reasons[reason] = self.stats.reject_reasons.get(reason, 0) + 1
         if len(self._rejects) >= self.flush_every:
             self.flush()

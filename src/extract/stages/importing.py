@@ -38,6 +38,7 @@ from extract.schemas import ImportedObservation
 from extract.stages.validate import resolve_citation
 from extract.store.db import Database, now
 from extract.store.observations import stored_contents
+from extract.store.visibility import UNCITED
 
 
 @dataclass
@@ -159,10 +160,15 @@ def _parse_line(
     citations = []
     flags = []
     for cited in dict.fromkeys(item.citations):
+        if CLAIM_ID.fullmatch(cited):  # the claim a report statement rests on, as an export writes it
+            citations.append(Citation(cited, "claim", cited, None))
+            continue
         c = resolve_citation(cited, keys, arxiv)
         if c.kind == "unknown":
             flags.append(f"unknown_citation:{c.value}")
         citations.append(Citation(c.raw, c.kind, c.value, c.record_id))
+    if UNCITED in item.flags:
+        flags.append(UNCITED)  # an exported uncited statement stays hidden here too
     claim_id = _kept(item.claim_id, CLAIM_ID)
     obs_id = _kept(item.obs_id, OBS_ID)
     parent = _kept(item.parent_obs_id, OBS_ID)

@@ -4,9 +4,16 @@ The model reads a topic's triage claims and the records they come from, and
 answers headline claims (consensus) and up to N positions, each a camp with a
 stance and a counter (both contested). Every statement becomes an observation
 with field path `report.headline_claims`, `report.positions[i].stance` or
-`report.positions[i].counter`; a counter points at its stance. Citations must be
-keys of the topic's records: unknown keys are flagged and dropped, known ones
-resolve to their records and arXiv ids.
+`report.positions[i].counter`; a counter points at its stance.
+
+Statements are checked against the data they were written from:
+- citations must name the topic's records or claims (`stages.report_citations`):
+  unknown ones are flagged and dropped; a statement citing none of them is kept,
+  flagged `uncited`, and the claims view hides it;
+- every number in a statement's text and evidence must be stated by a record it
+  cites or by one of the topic's claims (`stages.support`); otherwise the statement
+  is an `unsupported_number` reject, with the raw answer. A counter whose stance was
+  rejected stands alone, flagged `stance_rejected`.
 """
 
 from __future__ import annotations
@@ -18,16 +25,19 @@ from pydantic import ValidationError
 from extract.config import Pipeline, Topic
 from extract.errors import ContextExceeded, TransientModelError
 from extract.hashing import short_id
-from extract.models import Citation, ModelReply, Observation
+from extract.models import ModelReply, Observation
 from extract.prompting import PromptTemplate, data_boundary
 from extract.schemas import ReportAnswer, ReportStatement, report_schema
 from extract.stages.extract import ExtractJob
 from extract.stages.formats import Ask
 from extract.stages.gateway import Deferred
+from extract.stages.report_citations import TopicCitations
+from extract.stages.support import Found, found_in, unsupported
 from extract.stages.validate import AnswerError, parse_json
 from extract.store.claims import topic_claims
 from extract.store.db import now
-from extract.store.documents import topic_records
+from extract.store.documents import record_texts, topic_records
+from extract.store.visibility import UNCITED
 
 JOB = "topic_report"
 
@@ -57,7 +67,10 @@ class ReportJob:
         if not claims:
             return None
         record_lines = "\n".join(f"- {key} | {', '.join(ids) or '-'} | {title[:160]}" for _, key, ids, title in records)
-        claim_lines = "\n".join(f"- {stance} | {text} | {', '.join(cites)}" for _, text, stance, cites in claims)
+        # A claim is cited by its id, or by what it cites: the last field lists both.
+        claim_lines = "\n".join(
+            f"- {stance} | {text} | {', '.join([claim_id, *cites])}" for claim_id, text, stance, cites in claims
+        )
         data = f"{topic.slug}\n{record_lines}\n{claim_lines}"
         settings = self.pipeline.report
         messages = self.prompt.render(
@@ -111,7 +124,9 @@ class ReportJob:
                     f"Your answer was rejected ({exc}). Answer again with only a JSON object that matches the schema.",
                 )
                 continue
-            observations = self._observations(topic, answer, request.request_hash(), reply, records)
+            sources = TopicCitations(records, claims, self.job.citation_keys, self.job.arxiv_records)
+            claim_numbers = found_in(text for _, text, _, _ in claims)
+            observations = self._observations(topic, answer, request.request_hash(), reply, sources, claim_numbers)
             self.job.keep(observations)
             return len(observations)
         return 0
@@ -122,27 +137,40 @@ class ReportJob:
         answer: ReportAnswer,
         request_hash: str,
         reply: ModelReply,
-        records: list[tuple[str, str, list[str], str]],
+        sources: TopicCitations,
+        claim_numbers: Found,
     ) -> list[Observation]:
-        by_key = {key: (record_id, ids) for record_id, key, ids, _ in records}
+        """The answer's statements that pass (see the module docstring), as observations."""
+        statements = _statements(answer)
+        resolved = [sources.resolve(s.citations) for *_, s, _ in statements]
+        texts = record_texts(self.job.db, sorted({r for found in resolved for r in found.record_ids}))
+        numbers = {record_id: found_in([text]) for record_id, text in texts.items()}
+        answer_key = reply.answer_key(request_hash)
         created = now()
         out: list[Observation] = []
-
-        def make(
-            statement: ReportStatement, field_path: str, stance: str, camp: str | None, parent: str | None, n: int = 0
-        ) -> Observation:
-            citations: list[Citation] = []
-            flags: list[str] = []
-            for raw in dict.fromkeys(statement.citations):
-                key = raw.strip().strip("[]")
-                if key not in by_key:
-                    flags.append(f"unknown_citation:{key}")
-                    continue
-                record_id, ids = by_key[key]
-                citations.append(Citation(raw, "key", key, record_id))
-                citations.extend(Citation(raw, "arxiv", i, record_id) for i in ids)
-            return Observation(
-                obs_id=short_id("o-", [reply.answer_key(request_hash), field_path, n]),
+        stance_of: dict[str, str] = {}  # position field path prefix -> its kept stance's id
+        for (field_path, stance, camp, statement, n), found in zip(statements, resolved, strict=True):
+            cited = [claim_numbers, *(numbers[r] for r in sorted(found.record_ids) if r in numbers)]
+            missing = [str(x) for x in unsupported(f"{statement.text}\n{statement.evidence}", *cited)]
+            if missing:
+                self.job.reject_raw(
+                    JOB,
+                    "unsupported_number",
+                    f"topic {topic.slug}, {field_path}: {', '.join(missing)} stated by no cited record and no claim"
+                    " of the topic",
+                    reply.raw_text,
+                    request_hash,
+                    item={"field_path": field_path, "camp": camp, **statement.model_dump()},
+                    key=[answer_key, field_path, n, "unsupported_number"],
+                )
+                continue
+            position, _, part = field_path.rpartition(".")
+            parent = stance_of.get(position) if part == "counter" else None
+            flags = found.flags + (("stance_rejected",) if part == "counter" and parent is None else ())
+            if UNCITED in flags:
+                self.job.stats.uncited += 1
+            observation = Observation(
+                obs_id=short_id("o-", [answer_key, field_path, n]),
                 claim_id="",
                 run_id=self.job.run_id,
                 job=JOB,
@@ -151,10 +179,10 @@ class ReportJob:
                 domain=None,
                 tags=(humanise(topic),),
                 topic=topic.slug,
-                citations=tuple(dict.fromkeys(citations)),
+                citations=found.citations,
                 quote=statement.evidence.strip(),
                 alignment="report",
-                flags=tuple(flags),
+                flags=flags,
                 model=reply.endpoint_model,
                 created_at=created,
                 field_path=field_path,
@@ -167,16 +195,21 @@ class ReportJob:
                 answer_no=reply.answer_no,
                 parent_obs_id=parent,
             )
-
-        for n, statement in enumerate(answer.headline_claims):
-            out.append(make(statement, "report.headline_claims", "consensus", None, None, n))
-        for i, position in enumerate(answer.positions):
-            stance = make(position.stance, f"report.positions[{i}].stance", "contested", position.camp, None)
-            out.append(stance)
-            out.append(
-                make(position.counter, f"report.positions[{i}].counter", "contested", position.camp, stance.obs_id)
-            )
+            if part == "stance":
+                stance_of[position] = observation.obs_id
+            out.append(observation)
         return out
+
+
+def _statements(answer: ReportAnswer) -> list[tuple[str, str, str | None, ReportStatement, int]]:
+    """(field path, stance, camp, statement, index) of every statement of the answer, in order."""
+    out: list[tuple[str, str, str | None, ReportStatement, int]] = [
+        ("report.headline_claims", "consensus", None, s, n) for n, s in enumerate(answer.headline_claims)
+    ]
+    for i, position in enumerate(answer.positions):
+        for part, statement in (("stance", position.stance), ("counter", position.counter)):
+            out.append((f"report.positions[{i}].{part}", "contested", position.camp, statement, 0))
+    return out
 
 
 def _parse_report(raw: str, max_positions: int) -> ReportAnswer:

@@ -15,6 +15,7 @@ from typing import Any
 
 from extract.store.db import Database
 from extract.store.observations import EVIDENCE_KEY
+from extract.store.visibility import VISIBLE_CLAIM_IDS, VISIBLE_PARAMS
 
 CLAIM_COLUMNS = (
     "claim_id",
@@ -173,8 +174,9 @@ def query_claims(db: Database, f: ClaimFilter) -> list[dict[str, Any]]:
         where.append("claim_id IN (SELECT claim_id FROM observations WHERE run_id = ?)")
         params.append(f.run)
     if f.visible:
-        # The dashboard's hide rule: a claim with no citation that is no camp anchor is hidden.
-        where.append("(len(citations) > 0 OR claim_id IN (SELECT claim_id FROM observations WHERE camp IS NOT NULL))")
+        # The dashboard's hide rule (`store.visibility`): no source a reader can follow, no camp: hidden.
+        where.append(f"claim_id IN ({VISIBLE_CLAIM_IDS})")
+        params.extend(VISIBLE_PARAMS)
     sql = f"SELECT {', '.join(CLAIM_COLUMNS)} FROM claims"
     if where:
         sql += " WHERE " + " AND ".join(where)

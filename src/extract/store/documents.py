@@ -74,3 +74,23 @@ def topic_records(db: Database, topic: str) -> list[tuple[str, str, list[str], s
         " JOIN records r USING (record_id) WHERE o.topic = ? AND o.job = 'ref_triage' ORDER BY r.citation_key",
         [topic],
     ).fetchall()
+
+
+def record_texts(db: Database, record_ids: list[str]) -> dict[str, str]:
+    """record_id -> the record's text as stored (its span of the normalised document)."""
+    if not record_ids:
+        return {}
+    spans = db.con.execute(
+        "SELECT record_id, doc_sha256, char_start, char_end FROM records"
+        " SEMI JOIN (SELECT unnest(?::VARCHAR[]) AS record_id) wanted USING (record_id)",
+        [sorted(set(record_ids))],
+    ).fetchall()
+    texts = dict(
+        db.con.execute(
+            "SELECT sha256, text FROM documents"
+            " SEMI JOIN (SELECT unnest(?::VARCHAR[]) AS sha256) wanted USING (sha256)",
+            [sorted({doc for _, doc, _, _ in spans})],
+        ).fetchall()
+    )
+    # Offsets index the Python string (code points): the slicing is done here, once per document read.
+    return {record_id: texts[doc][start:end] for record_id, doc, start, end in spans if doc in texts}

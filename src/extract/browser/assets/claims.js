@@ -15,12 +15,13 @@ VIEWS.claims = (section, root) => {
     { key: "tag", label: "Tag", of: (c) => c.tags },
   ];
   const STANCES = new Set(["consensus", "contested"]);
+  const CLAIM_ID = /^c-[0-9a-f]{10}$/;
 
   const byId = new Map(section.claims.map((claim) => [claim.id, claim]));
   const items = section.claims.map((claim) => ({
     claim,
     values: Object.fromEntries(FACETS.map((f) => [f.key, f.of(claim)])),
-    haystack: [claim.text, claim.id, ...claim.keys, ...claim.arxiv].join("\n").toLowerCase(),
+    haystack: [claim.text, claim.id, ...claim.keys, ...claim.arxiv, ...claim.cites_claims].join("\n").toLowerCase(),
   }));
   const state = { stance: null, domain: null, topic: null, tag: null, query: "", showHidden: false };
   const expandedFacets = new Set();
@@ -60,7 +61,7 @@ VIEWS.claims = (section, root) => {
         "hidden-note",
         toggle,
         `Show the ${formatCount(counts.hidden)} hidden claims`,
-        h("span", "why", " (hidden: no paper cited and no camp in a debate)"),
+        h("span", "why", " (hidden: no arXiv id, URL or linked record cited and no camp in a debate; uncited report statements)"),
       ),
     );
   }
@@ -199,6 +200,14 @@ VIEWS.claims = (section, root) => {
       (shown < matches.length ? `, showing the first ${formatCount(shown)}` : "");
   }
 
+  // A claim a report statement cites: a link to its card when the page has it, else its id as text.
+  function claimLink(id) {
+    if (!CLAIM_ID.test(id) || !byId.has(id)) return h("span", "cite-key", "[" + id + "]");
+    const link = h("a", "cite-key claim-link", "[" + id + "]");
+    link.href = "#claim-" + id;
+    return link;
+  }
+
   function chip(facet, value) {
     const b = button("chip chip-" + facet, value);
     b.dataset.facet = facet;
@@ -233,6 +242,9 @@ VIEWS.claims = (section, root) => {
           ...c.arxiv.map(arxivLink),
         ),
       );
+    }
+    if (c.cites_claims.length > 0) {
+      node.append(h("p", "sources cited-claims", h("span", "sources-label", "Rests on claims"), ...c.cites_claims.map(claimLink)));
     }
     const meta = h("div", "claim-meta", h("span", "obs-count", `${formatCount(c.n_obs)} observation${c.n_obs === 1 ? "" : "s"}`));
     if (c.spawned) meta.append(h("span", "spawned", "↳ spawned: " + c.spawned));
