@@ -83,10 +83,11 @@ def paper_list(directory: Path, n: int) -> Path:
 
 
 def grounded_answer(request: dict[str, Any], citations: list[str] | None = None) -> str:
-    """An answer with one claim quoting the request's data verbatim."""
+    """An answer with one claim quoting the request's data verbatim. Its text is a sentence
+    about the quote, never the quote alone: a quoted title line alone is a heading, no claim."""
     quote = first_sentence(chunk_data(request))
     claim = {
-        "text": f"About {quote[:60]}",
+        "text": f"The dump reports that {quote[:60]}",
         "stance": "consensus",
         "domain": "training",
         "tags": ["T"],

@@ -1,4 +1,6 @@
-"""The layering cli -> pipeline/browser -> stages -> providers/store -> models is checked, not just written down."""
+"""The layering cli -> pipeline/browser -> stages -> providers/store -> models is checked, not just written down.
+
+`linekind` (what kind of line a text is) sits below both stages and providers, which share it."""
 
 from __future__ import annotations
 
@@ -13,15 +15,27 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "extract"
 ALLOWED = {
     "cli": {"cli", "pipeline", "browser", "config", "errors", "store", "models", "hashing", "stages", "schemas"},
     "pipeline": {"config", "errors", "models", "prompting", "providers", "stages", "store", "hashing", "schemas"},
-    "stages": {"stages", "config", "errors", "models", "prompting", "providers", "store", "hashing", "schemas"},
+    "stages": {
+        "stages",
+        "config",
+        "errors",
+        "models",
+        "prompting",
+        "providers",
+        "store",
+        "hashing",
+        "schemas",
+        "linekind",
+    },
     "browser": {"browser", "errors", "store", "models"},
-    "providers": {"providers", "config", "errors", "models", "hashing"},
+    "providers": {"providers", "config", "errors", "models", "hashing", "linekind"},
     "store": {"store", "errors", "models", "hashing"},
     "prompting": {"errors"},
     "schemas": set(),
     "config": {"errors", "hashing"},
     "models": {"hashing"},
     "hashing": set(),
+    "linekind": set(),
     "errors": set(),
 }
 

@@ -72,8 +72,9 @@ def _ids(db: Path, where: str, params: list[Any] | None = None) -> set[str]:
 
 
 def _echo(request: dict[str, Any]) -> dict[str, Any]:
-    """A model that repeats the chunk's hostile lines as claims, quoted verbatim (so grounded)."""
-    lines = [line.strip() for line in chunk_data(request).splitlines() if "window.__xss" in line]
+    """A model that repeats the chunk's hostile lines as claims, quoted verbatim (so grounded); not its
+    headings, which validate rejects as no claim."""
+    lines = [x.strip() for x in chunk_data(request).splitlines() if "window.__xss" in x and not x.startswith("#")]
     claim = {"stance": "contested", "domain": "training", "tags": [IMG, "Payload"], "topic": None}
     return {"claims": [{**claim, "text": x, "quote": x, "citations": ["javascript:window.__xss=1"]} for x in lines]}
 

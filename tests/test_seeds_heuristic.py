@@ -1,4 +1,4 @@
-"""The offline baseline over the real seed dumps: record counts, grounding, free re-runs."""
+"""The offline baseline over the real seed dumps: record counts, grounding, free re-runs, claims that read as claims."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
+
+from extract.linekind import line_kind
 
 from pipelines import PROJECT_ROOT, run_cli
 
@@ -128,3 +130,39 @@ def test_claims_read_only_from_records_without_a_link_are_hidden(
     visible = {c["claim_id"] for c in json.loads(result.stdout)}
     assert visible == {claim for claim, shown in expected.items() if shown}
     assert len(visible) < len(expected)  # the rule bites on real dumps
+
+
+def _fold(text: str) -> str:
+    return "".join(c for c in text.casefold() if c.isalnum())
+
+
+# Checks of this test's own, blunter than extract.linekind, on the dump line a quote stands on.
+_CODE_LINE = re.compile(r"\s*(?:import \w|from \S+ import |def |class |return\b|if .*:$|for .* in .*:$)|.*\bself\.\w")
+_ASSIGNMENT = re.compile(r"\s*[A-Za-z_]\w*(?:[_.]\w+)+(?:\[[^\]]*\])?\s*=[^=]")
+_LATEX = re.compile(r"\$[^$\n]*\$|\\[A-Za-z]{2,}")
+
+
+def test_no_claim_is_a_formula_code_table_row_url_or_heading(seeded: tuple[Path, dict[str, object], str]) -> None:
+    db, _, _ = seeded
+    texts = {d["sha256"]: str(d["text"]) for d in _export(db, "documents")}
+    titles = {_fold(str(r["title"])) for r in _export(db, "records") if r["title"]}
+    claims = {c["claim_id"]: str(c["text"]) for c in _export(db, "claims")}
+    found: dict[str, list[str]] = {}
+    observations = [o for o in _export(db, "observations") if o["kind"] == "ref_triage"]
+    for o in observations:
+        text, start = texts[str(o["doc_sha256"])], int(str(o["char_start"]))
+        line = text[text.rfind("\n", 0, start) + 1 :].split("\n", 1)[0].strip()
+        claim = claims[o["claim_id"]]
+        fenced = len(re.findall(r"^\s*```", text[:start], re.MULTILINE)) % 2 == 1
+        kinds = {
+            "heading": line.startswith("#") or _fold(line) in titles or _fold(claim) in titles,
+            "table row": line.startswith("|") or line.endswith("|"),
+            "code": fenced or bool(_CODE_LINE.match(line) or _ASSIGNMENT.match(line)),
+            "formula": bool(_LATEX.search(claim)),
+            "url": "http://" in claim or "https://" in claim or "<img" in claim,
+            f"line kind {line_kind(claim)}": line_kind(claim) != "prose",
+        }
+        for kind in (k for k, hit in kinds.items() if hit):
+            found.setdefault(kind, []).append(claim)
+    assert len(observations) > 500
+    assert not found, {kind: claims[:3] for kind, claims in found.items()}

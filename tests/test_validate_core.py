@@ -54,6 +54,18 @@ NOT_CLAIMS = [
     (r"$x^2 + y^2$", "a formula"),
     (r"\[ r_{i,t}(\theta) = \frac{\pi_\theta}{\pi_{old}} \]", "a formula"),
     ("p(y|x) ∝ exp(β r(x, y))", "a formula"),
+    ("attn_weights = F.softmax(attn_scores, dim=-1)", "a code line"),
+    ("import torch.nn.functional as F", "a code line"),
+    ("`for layer in self.layers:`", "a code line"),
+    ("$ pip install flash-attn", "a code line"),
+    ("| GRPO | 73.5% | 41.2% |", "a table row"),
+    ("|---|---|", "a table row"),
+    ("Model\tGSM8K\tMATH", "a table row"),
+    ("## Results", "a heading"),
+    ("#PHYBench", "a heading"),
+    ("**核心方法论**", "a heading"),
+    ("Predicting the Order of Upcoming Tokens Improves Language Modeling", "a heading"),
+    ("实验结果", "a heading"),
 ]
 
 CLAIMS = [
@@ -65,11 +77,16 @@ CLAIMS = [
     "Results on arXiv:2402.01035 show that $x$ tokens suffice.",
     "Accuracy > 90% on GSM8K after distillation.",
     "BERT 2019 outperforms ELMo on GLUE.",
+    "Using torch.compile() speeds up training by 2x on A100s.",
+    "Accuracy = 90% on GSM8K, up from 71% with the base model.",
+    "GRPO scores 73.5 on GSM8K | PPO scores 70.1, so GRPO wins by 3.4 points.",
+    "混合专家模型提升推理效率",
+    "This results in an immediate 2$\\times$ memory savings compared to KV caching.",
 ]
 
 
 @pytest.mark.parametrize(("text", "why"), NOT_CLAIMS)
-def test_text_that_is_only_a_reference_or_formula_is_not_a_claim(text: str, why: str) -> None:
+def test_text_that_is_only_a_reference_formula_code_table_row_or_heading_is_not_a_claim(text: str, why: str) -> None:
     assert not_a_claim(text) == why
 
 

@@ -5,16 +5,43 @@ lines and the records list) and answers in the same JSON schema. Triage claims
 and quotes are sentences of the data; report statements are the topic's own
 claims; nothing is invented. Stance, domain, tags and topic come from keyword
 cues. It is labelled `heuristic` in provenance.
+
+Which sentences become triage claims:
+
+1. Only prose lines are read. Each line of the data gets its kind from
+   `extract.linekind` (formula, code, table row, URL, heading or prose); lines
+   inside a ``` fence or a triple-quoted docstring, and a line that does not end
+   like a sentence whose nearest lines above and below (`#` comments skipped) are
+   code, are code too (unfenced code in a digest); a line that is a record's
+   title is a heading.
+2. A prose line is cut into sentences (at . ! ? before a space, ! ? before CJK,
+   and 。！？). A sentence is dropped when it is itself no prose (`line_kind`),
+   carries markup its text would show (a LaTeX span or command, a URL, an HTML
+   tag), asks a question, ends in a colon (it introduces a formula or a list),
+   or is too short (fewer than 7 words and 12 CJK characters) or too long (400
+   characters).
+3. What is left is scored by the finding cues it carries, one weight per group
+   whichever of its cues match: a comparison ("than", "outperforms", "优于",
+   "超过": 2), a magnitude (a percentage, "2x", "3倍": 1.5), a number other
+   than a year (1), an effect ("improves", "reduces", "提升", "降低": 1), a
+   reported result ("we show", "demonstrates", "表明", "证明": 1), emphasis
+   ("significant", "state-of-the-art", "显著": 1) and a proposal ("we propose",
+   "提出": 0.5). A sentence with no cue is no claim.
+4. The chunk's best `max_claims` sentences by score, ties to the earlier one,
+   are answered in the order of the data. Nothing depends on anything but the
+   request, so the same request always gets the same answer.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 from extract.config import Domain, Topic
+from extract.linekind import LineKind, line_kind
 from extract.models import ModelReply, ModelRequest
 from extract.providers import Capabilities
 
@@ -26,66 +53,54 @@ _OWN_IDS = 3
 _DATA = re.compile(r"^(<<<DATA-[0-9a-f]+>>>) BEGIN DATA\n(.*)\n\1 END DATA$", re.DOTALL | re.MULTILINE)
 _CLAIM_LINE = re.compile(r"^- (consensus|contested) \| (.+?) \| ([^|\n]*)$", re.MULTILINE)
 _ARXIV_LIKE = re.compile(r"^\d{4}\.\d{4,5}$")
-_RECORD_LINE = re.compile(r"^- (?P<key>\S+) \| (?P<ids>[^|]*) \| ")
-# A sentence ends at . ! ? followed by a space or the line's end, or at 。！？.
-_SENTENCE = re.compile(r"[^\n]+?(?:[.!?]+(?=\s|$)|[。！？]+|$)", re.MULTILINE)
-_LEAD = re.compile(r"^[\s>*\-•·#\d.)（(、]*")
-_CODE = re.compile(r"(\bdef |\bimport |\breturn\b|[=]{2,}|\bself\.|[{};]\s*$|^\s*<img|</?\w+[^>]*>)")
-_URLISH = re.compile(r"https?://\S+")
-# Display math ($$...$$, \[...\]) is a formula, not a claim (validate rejects it as not_a_claim).
-_DISPLAY_MATH = re.compile(r"^(?:\$\$|\\\[)")
+_RECORD_LINE = re.compile(r"^- (?P<key>\S+) \| (?P<ids>[^|]*) \| (?P<title>.*)$")
+# A sentence ends at . ! ? before a space or the line's end, at ! ? before CJK, or at 。！？.
+_SENTENCE = re.compile(r"[^\n]+?(?:[.!?]+(?=\s|$)|[!?]+(?=[\u3400-\u9fff])|[。！？]+|$)")
+# List markers and numbering before a sentence: "- ", "* ", "> ", "1. ", "2) ", "(3) ", "1、".
+_MARKER = re.compile(r"(?:[-*+>•·●○■▪◦]+\s*|\d{1,2}[.)、](?!\d)\s*|[(（]\d{1,2}[)）]\s*|[ivx]{1,4}\.\s+)")
+# Punctuation left before a sentence by the one before it, or by markdown emphasis.
+_STRAY = frozenset("。，、；：.,;:!?！？*#@_")
+_SENTENCE_END = (".", "!", "?", "。", "！", "？")
+_FENCE = re.compile(r"^\s*(?:```|~~~)")
+_DOCSTRING = ('"""', "'''")
+# What a claim's text would show as markup: LaTeX, a URL, an HTML tag.
+_MARKUP = re.compile(r"\$\$|\$[^$\n]+\$|\\[A-Za-z]{2,}|https?://|www\.|</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>")
 _CJK = re.compile(r"[\u3400-\u9fff]")
-_NUMBER = re.compile(r"\d")
 _ACRONYM = re.compile(r"\b[A-Z][A-Za-z0-9]*[A-Z0-9][A-Za-z0-9\-]*\b")
 
-_CLAIM_CUES = (
-    "outperform",
-    "improv",
-    "better",
-    "faster",
-    "reduc",
-    "increas",
-    "achiev",
-    "show",
-    "demonstrat",
-    "find",
-    "found",
-    "prove",
-    "enable",
-    "surpass",
-    "beat",
-    "match",
-    "scale",
-    "lead to",
-    "leads to",
-    "results in",
-    "significant",
-    "state-of-the-art",
-    "sota",
-    "than",
-    "%",
-    "x ",
-    "×",
-    "提升",
-    "优于",
-    "显著",
-    "降低",
-    "实现",
-    "表明",
-    "证明",
-    "发现",
-    "超过",
-    "提高",
-    "减少",
-    "加速",
-    "达到",
-    "超越",
-    "beter",
-    "sneller",
-    "tonen",
-    "verbeter",
-    "hoger",
-    "lager",
+# Finding cues in groups; a sentence scores each group's weight once if any of its cues match.
+_FINDING_CUES: tuple[tuple[float, re.Pattern[str]], ...] = (
+    (
+        2.0,
+        re.compile(
+            r"\bthan\b|outperform|surpass|\bbeats?\b|\bbetter\b|\bworse\b|faster|slower|\bfewer\b|\bon par with\b|"
+            r"优于|超过|超越|高于|低于|快于|胜过|领先|beter dan|sneller|hoger dan|lager dan|meer dan|minder dan",
+            re.IGNORECASE,
+        ),
+    ),
+    (1.5, re.compile(r"\d(?:\.\d+)?\s*(?:%|×|x\b|倍|个百分点|percentage points?)", re.IGNORECASE)),
+    (1.0, re.compile(r"(?<![\w.])(?!(?:19|20)\d\d\b)\d")),
+    (
+        1.0,
+        re.compile(
+            r"improv|reduc|increas|boost|accelerat|speeds? up|cuts?\b|lowers?\b|raises?\b|"
+            r"提升|提高|降低|减少|加速|增加|改善|缩短|verbeter|verhoog|verlaag|versnel",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        1.0,
+        re.compile(
+            r"\bwe (?:show|find|found|demonstrate|prove|observe)|\bshows? that|demonstrat|\bfind that|\bfound that|"
+            r"results? (?:show|indicate|suggest)|表明|证明|发现|显示|实验证明|tonen aan|laten zien",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        1.0,
+        re.compile(r"significant|substantial|state-of-the-art|\bsota\b|显著|大幅|明显|achiev|达到|实现", re.IGNORECASE),
+    ),
+    (0.5, re.compile(r"\bwe (?:propose|introduce|present)\b|提出|引入|stellen voor", re.IGNORECASE)),
 )
 _CONTEST_CUES = (
     "however",
@@ -131,27 +146,80 @@ class _Sentence:
     position: int
 
 
-def _sentences(data: str) -> list[_Sentence]:
+def _folded(text: str) -> str:
+    """Letters and digits only, casefolded: how a line is compared with a record's title."""
+    return "".join(c for c in unicodedata.normalize("NFKC", text).casefold() if c.isalnum())
+
+
+def _line_kinds(lines: list[str], titles: set[str]) -> list[LineKind]:
+    """Each line's kind, with what one line cannot tell: code blocks and record titles."""
+    kinds = [line_kind(line) for line in lines]
+    closing: str | None = None
+    for i, line in enumerate(lines):
+        bare = line.strip()
+        if closing is not None:
+            kinds[i] = "code"
+            if (closing == "```" and _FENCE.match(bare)) or (closing != "```" and closing in bare):
+                closing = None
+        elif _FENCE.match(bare):
+            kinds[i], closing = "code", "```"
+        elif bare.startswith(_DOCSTRING):
+            kinds[i] = "code"
+            if not (len(bare) > 3 and bare.endswith(bare[:3])):
+                closing = bare[:3]
+        elif kinds[i] == "prose" and _folded(bare) in titles:
+            kinds[i] = "heading"
+    # Unfenced code: a line between code lines (`#` comments skipped) is code unless it ends like a sentence.
+    solid = [i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")]
+    for before, at, after in zip(solid, solid[1:], solid[2:], strict=False):
+        if kinds[before] == kinds[after] == "code" and not lines[at].rstrip().endswith(_SENTENCE_END):
+            kinds[at] = "code"
+    return kinds
+
+
+def _finding_score(text: str) -> float:
+    return sum(weight for weight, cue in _FINDING_CUES if cue.search(text))
+
+
+def _lead(text: str) -> int:
+    """How many characters of list markers, numbering, emoji and stray punctuation a sentence starts with."""
+    at = 0
+    while at < len(text):
+        marker = _MARKER.match(text, at)
+        if marker:
+            at = marker.end()
+        elif text[at].isspace() or text[at] in _STRAY or unicodedata.category(text[at]) in ("So", "Sk", "Mn", "Cf"):
+            at += 1
+        else:
+            break
+    return at
+
+
+def _candidate(quote: str) -> bool:
+    """Whether a sentence may be a claim at all (before it is scored)."""
+    text = quote.replace("**", "").replace("__", "").strip()
+    if line_kind(text) != "prose" or _MARKUP.search(text) or text.endswith(("?", ":", "？", "：")):
+        return False
+    long_enough = len(_CJK.findall(text)) >= 12 or len(text.split()) >= 7
+    return long_enough and len(text) <= 400
+
+
+def _sentences(data: str, titles: set[str]) -> list[_Sentence]:
     out: list[_Sentence] = []
-    for m in _SENTENCE.finditer(data):
-        raw = m.group(0)
-        lead = _LEAD.match(raw)
-        start = m.start() + (lead.end() if lead else 0)
-        quote = data[start : m.end()].strip()
-        if not quote or _CODE.search(quote) or _URLISH.search(quote) or _DISPLAY_MATH.match(quote):
-            continue
-        text = quote.replace("**", "").replace("__", "").strip()
-        cjk = len(_CJK.findall(text))
-        words = len(text.split())
-        long_enough = cjk >= 12 or (cjk == 0 and words >= 7)
-        if not long_enough or len(text) > 400:
-            continue
-        lowered = text.lower()
-        score = sum(1.0 for cue in _CLAIM_CUES if cue in lowered)
-        score += 1.0 if _NUMBER.search(text) else 0.0
-        if score == 0:
-            continue
-        out.append(_Sentence(quote=quote, text=text, score=score, position=m.start()))
+    lines = data.split("\n")
+    offset = 0
+    for line, kind in zip(lines, _line_kinds(lines, titles), strict=True):
+        sentences = _SENTENCE.finditer(line) if kind == "prose" else iter(())
+        for m in sentences:
+            start = m.start() + _lead(m.group(0))
+            quote = line[start : m.end()].strip()
+            if not quote or not _candidate(quote) or _folded(quote) in titles:
+                continue
+            text = quote.replace("**", "").replace("__", "").strip()
+            score = _finding_score(text)
+            if score > 0:
+                out.append(_Sentence(quote=quote, text=text, score=score, position=offset + start))
+        offset += len(line) + 1
     return out
 
 
@@ -200,15 +268,18 @@ class Heuristic:
         found = _DATA.search(user_message)
         data = found.group(2) if found else ""
         citations: list[str] = []
+        titles: set[str] = set()
         for line in user_message[: found.start() if found else 0].splitlines():
             rec = _RECORD_LINE.match(line)
             if rec:
                 citations.append(rec.group("key"))
+                if title := _folded(rec.group("title")):
+                    titles.add(title)
                 ids = [i.strip() for i in rec.group("ids").split(",") if i.strip() and i.strip() != "-"]
                 # A paper's entry cites its own ids; a long record (a digest, a whole
                 # page) cites only those its chunk names, not every one in the record.
                 citations.extend(ids if len(ids) <= _OWN_IDS else [i for i in ids if i in data])
-        best = sorted(_sentences(data), key=lambda s: (-s.score, s.position))[: self.max_claims]
+        best = sorted(_sentences(data, titles), key=lambda s: (-s.score, s.position))[: self.max_claims]
         claims: list[dict[str, Any]] = []
         for s in sorted(best, key=lambda s: s.position):
             lowered = s.text.lower()

@@ -4,8 +4,9 @@ A response either parses into the schema or is re-asked (then rejected whole).
 Within a parsed response each claim is judged alone: a quote not found in the
 chunk (exactly, then with whitespace, punctuation and case ignored), an unknown
 domain, an empty text or a text that is no claim at all (only a URL, an arXiv id,
-a citation key or a formula) sends that claim to the rejects table with its
-reason; the rest are kept with document character offsets and an alignment status.
+a citation key, a formula, a code line, a table row or a heading) sends that
+claim to the rejects table with its reason; the rest are kept with document
+character offsets and an alignment status.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
+from extract.linekind import line_kind
 from extract.schemas import TriageAnswer, TriageClaim
 from extract.stages.ingest.metadata import arxiv_ids
 
@@ -24,29 +26,21 @@ MIN_QUOTE_CHARS = 6
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*)\n\s*```\s*$", re.DOTALL)
 _ARXIV_ID = re.compile(r"^(?:arxiv:\s*)?(\d{4}\.\d{4,5})(?:v\d+)?$", re.IGNORECASE)
 
-# What a claim text may be instead of a claim (see `not_a_claim`).
-_URL_ONLY = re.compile(r"^(?:https?://\S+|\[[^\[\]]*\]\(\s*<?https?://[^\s()<>]+>?\s*\))$", re.IGNORECASE)
+# What a claim text may be instead of a claim (see `not_a_claim`); URLs, formulas, code,
+# table rows and headings are told apart by `extract.linekind`.
 _ARXIV_ONLY = re.compile(
     r"^(?:arxiv:\s*)?(?:\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[a-z]{2})?/\d{7})(?:v\d+)?$", re.IGNORECASE
 )
 # AuthorYearWord and its usual spellings: smith2020, Vaswani2017Attention, smith_2020a, vaswani:2017.
 _CITE_KEY = re.compile(r"^@?[A-Za-z][A-Za-z'\-]*[_:\-]?(?:1[89]|20)\d{2}[a-z]?(?:[_:\-]?[A-Za-z][A-Za-z0-9\-]*)?$")
 _CITE_COMMAND = re.compile(r"^\\(?:no)?cite[a-z]*\*?(?:\[[^\]]*\])*\{([^{}]*)\}$", re.IGNORECASE)
-_MATH_DELIMITED = re.compile(
-    r"^(?:\$\$(?:(?!\$\$).)+\$\$|\$[^$]+\$|\\\[(?:(?!\\\]).)+\\\]|\\\((?:(?!\\\)).)+\\\)|\\begin\{(\w+\*?)\}.*\\end\{\1\})$",
-    re.DOTALL,
-)
-_MATH_SYMBOL = re.compile(r"[=<>+^_\\∑∏∫√∂∇≈≠≤≥∝∞±×÷·→←↔∈∉⊂⊆∪∩∀∃]")
-# Script contents (x_{ij}, e^{-t}) and commands (\mathbb, \log) are notation, not words.
-_MATH_NOTATION = re.compile(r"[_^](?:\{[^{}]*\}|\w+)|\\[A-Za-z]+")
-# A word is two or more letters in a row (any script: a CJK run counts).
-_WORD = re.compile(r"[^\W\d_]{2,}")
-# Function names in a formula are no ordinary words.
-_MATH_NAME = re.compile(
-    r"(?:arg)?(?:log|ln|lg|exp|sin|cos|tanh?|sigmoid|softmax|relu|max|min|lim|sup|inf|det|tr|diag|var|cov|d?kl|mod|sgn|"
-    r"sign|mse|nll)?",
-    re.IGNORECASE,
-)
+_NOT_PROSE = {
+    "url": "a URL",
+    "formula": "a formula",
+    "code": "a code line",
+    "table": "a table row",
+    "heading": "a heading",
+}
 _OUTER_PAIRS = {"(": ")", "[": "]", "<": ">", "{": "}", "`": "`", '"': '"', "'": "'", "“": "”", "「": "」", "（": "）"}
 
 
@@ -145,32 +139,22 @@ def _unwrapped(text: str) -> str:
         return text
 
 
-def _is_formula(text: str) -> bool:
-    """Delimited LaTeX math, or math symbols with no ordinary word beside them."""
-    if _MATH_DELIMITED.match(text):
-        return True
-    if not _MATH_SYMBOL.search(text):
-        return False
-    words = [w for w in _WORD.findall(_MATH_NOTATION.sub(" ", text)) if not _MATH_NAME.fullmatch(w)]
-    return not words
-
-
 def not_a_claim(text: str) -> str | None:
-    """Why the text states nothing (it is only a URL, an arXiv id, citation keys or a formula), or None."""
+    """Why the text states nothing (it is only a URL, an arXiv id, citation keys, a formula, a code line,
+    a table row or a heading), or None."""
     bare = _unwrapped(text)
     if not bare:
         return None
-    if _URL_ONLY.match(bare):
-        return "a URL"
+    kind = line_kind(bare)
+    if kind == "url":
+        return _NOT_PROSE[kind]
     if _ARXIV_ONLY.match(bare):
         return "an arXiv id"
     command = _CITE_COMMAND.match(bare)
     keys = [k for k in (_unwrapped(p) for p in re.split(r"[\s,;]+", command.group(1) if command else bare)) if k]
     if keys and all(_CITE_KEY.match(k) or _ARXIV_ONLY.match(k) for k in keys):
         return "a citation key"
-    if _is_formula(bare):
-        return "a formula"
-    return None
+    return _NOT_PROSE.get(kind)
 
 
 def claim_problem(claim: TriageClaim, chunk_text: str, domains: list[str]) -> tuple[str, str] | None:

@@ -1,0 +1,145 @@
+"""The offline baseline takes findings as claims, never formulas, code, tables, links or headings.
+
+Over a small dump written here (not from the seeds) through `extract run`, and its
+selection asked directly."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from pathlib import Path
+
+from extract.config import Domain
+from extract.providers.heuristic import Heuristic
+
+from pipelines import run_cli, write_pipeline
+
+FINDING_EN = (
+    "We show that the sparse router outperforms dense routing by 4.2 points on MMLU while using 30% less compute."
+)
+FINDING_ZH = "实验表明，该方法将推理延迟降低了 35%，显著优于此前的基线方法。"
+
+# Every line that is not one of the two findings carries a finding cue (a number, a
+# comparison, "improves", "显著"...), so only its kind can keep it out.
+DUMP = f"""# Sparse Routing Notes
+
+## Router Results Improve Throughput by 3x
+https://arxiv.org/abs/2403.12345
+
+{FINDING_EN}
+
+$$L_{{aux}} = \\alpha \\sum_{{i=1}}^{{N}} f_i P_i \\quad \\text{{improves balance by }} 12\\%$$
+
+This note collects what we tried with the router last week.
+
+| Model | MMLU | Speed-up |
+|---|---|---|
+| Dense baseline outperformed by ours | 61.0 | 1.0x |
+| Sparse router (ours) improves on dense | 65.2 | 3.1x faster |
+
+```python
+# Speeds up inference by 2x compared to the dense baseline
+router = TopKRouter(k=2, capacity_factor=1.25)
+loss = router.aux_loss(logits) * 0.01  # reduces expert collapse by 15%
+```
+
+## 推理加速
+{FINDING_ZH}
+
+import torch
+# 2. 计算注意力分数，速度显著提升 30%，优于稠密注意力
+scores = torch.softmax(q @ k.T / 8.0, dim=-1)
+
+https://github.com/example/sparse-router improves 3x
+
+Sparse Routing Improves Throughput Over Dense Baselines
+
+[Benchmark results: 3x faster than dense](https://example.com/results)
+"""
+
+
+def test_only_the_finding_sentences_of_a_dump_become_claims(isolated: Path) -> None:
+    dumps = isolated / "dumps"
+    dumps.mkdir()
+    (dumps / "notes.md").write_text(DUMP, encoding="utf-8")
+    pipeline = write_pipeline(isolated, inputs=[dumps], model="heuristic")
+    result = run_cli("run", str(pipeline), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["rejects"] == 0
+    exported = run_cli("export", "observations", "--format", "jsonl")
+    triage = [json.loads(line) for line in exported.stdout.splitlines() if '"ref_triage"' in line]
+    # Ingest normalises the text (NFKC: the full-width commas become ASCII ones).
+    assert sorted(o["text"] for o in triage) == sorted([FINDING_EN, unicodedata.normalize("NFKC", FINDING_ZH)])
+    assert all(o["quote"] == o["text"] for o in triage)
+
+
+def _request(data: str, records: str = "- Doe2025Router | 2403.12345 | Sparse Routing Notes") -> str:
+    """A triage request as the pipeline writes it (records, then the data between boundary lines)."""
+    marker = "<<<DATA-0123abcd>>>"
+    header = f"Records in this data (citation key, arXiv ids, title):\n{records}\n\n"
+    return f"{header}{marker} BEGIN DATA\n{data}\n{marker} END DATA"
+
+
+def _claim_texts(data: str, max_claims: int = 8, records: str | None = None) -> list[str]:
+    heuristic = Heuristic(domains=[Domain(slug="other")], topics=[], max_claims=max_claims)
+    answer = heuristic.answer(_request(data) if records is None else _request(data, records))
+    return [c["text"] for c in answer["claims"]]
+
+
+def test_findings_are_preferred_to_mere_statements() -> None:
+    data = (
+        "The router sends each token to two experts chosen by a learned gate.\n"
+        "The authors release their training code and the evaluation harness online for everyone.\n"
+        "Compared with dense routing, the sparse router is 2.3x faster and improves accuracy by 1.5 points.\n"
+        "We propose a load-balancing loss that keeps every expert in use during training.\n"
+    )
+    assert _claim_texts(data, max_claims=1) == [
+        "Compared with dense routing, the sparse router is 2.3x faster and improves accuracy by 1.5 points."
+    ]
+    # Without a cue a sentence is no claim; a proposal is, though it ranks below a result.
+    assert _claim_texts(data) == [
+        "Compared with dense routing, the sparse router is 2.3x faster and improves accuracy by 1.5 points.",
+        "We propose a load-balancing loss that keeps every expert in use during training.",
+    ]
+
+
+def test_unfenced_code_between_code_lines_is_skipped_whatever_it_says() -> None:
+    data = (
+        "def train(model, steps=100):\n"
+        "    # 训练速度显著提升 30%，优于基线方法的实现\n"
+        "    Note: this loop improves throughput by 25% over the naive version on 8 GPUs\n"
+        "    return model.fit(steps)\n"
+        "The fused kernel reduces memory traffic by 40% compared to the unfused baseline.\n"
+    )
+    assert _claim_texts(data) == ["The fused kernel reduces memory traffic by 40% compared to the unfused baseline."]
+
+
+def test_questions_colons_titles_and_markup_are_no_claims() -> None:
+    data = (
+        "Does sparse routing really beat dense routing by 10% on long inputs?\n"
+        "The improved loss is defined as follows, with 3 terms that reduce variance:\n"
+        "Sparse routing beats dense routing by 10 points on long inputs\n"
+        "With $k=2$ experts the router improves accuracy by 3% over $k=1$.\n"
+        "Two experts per token cut the loss by 3% relative to one expert per token.\n"
+    )
+    records = "- Doe2025Router | - | Sparse routing beats dense routing by 10 points on long inputs"
+    assert _claim_texts(data, records=records) == [
+        "Two experts per token cut the loss by 3% relative to one expert per token."
+    ]
+
+
+def test_list_markers_and_emoji_are_not_part_of_the_claim() -> None:
+    data = (
+        "1. 🚀 实验证明，该方法将吞吐量提高了 74%，并将长尾延迟减少了 75%。\n"
+        "- Sparse attention is 3x faster than dense attention at 128K tokens.\n"
+    )
+    assert _claim_texts(data) == [
+        "实验证明，该方法将吞吐量提高了 74%，并将长尾延迟减少了 75%。",
+        "Sparse attention is 3x faster than dense attention at 128K tokens.",
+    ]
+
+
+def test_the_same_request_gets_the_same_answer() -> None:
+    heuristic = Heuristic(domains=[Domain(slug="other")], topics=[], max_claims=3)
+    request = _request(DUMP)
+    assert heuristic.answer(request) == heuristic.answer(request)
