@@ -45,7 +45,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from excerpt import DashboardClaim, parse_dashboard
-from topic_folds import GRID, Counts, choose, f1_of, fold_counts, in_process_merge, make_folds, mean_f1
+from topic_folds import GRID, ORDERS, Counts, choose, f1_of, fold_counts, in_process_merge, make_folds, mean_f1
 
 from extract.stages.merge_scoring import MergePolicy
 
@@ -324,7 +324,10 @@ def print_folds(observations: list[Observation], gold: list[str], search: bool) 
         sweep = {t: fold_counts(folds, lambda rows, t=t: baseline_labels(rows, t)) for t in SWEEP}
         swept = choose(sweep)
         project = fold_counts(folds, lambda rows: merge.labels(rows, MergePolicy()))
-        print(f"folds by topic (k={len(folds)}; each fold merged on its own, as unseen topics are imported):")
+        print(
+            f"folds by topic (k={len(folds)}; each fold merged on its own, as unseen topics are imported, "
+            f"in {ORDERS} orders, counts pooled):"
+        )
         print(
             f"  {'fold':<5}{'obs':>5}{'gold':>6}  {'Jaccard 0.40':<24}"
             f"{'Jaccard, t chosen on the others':<34}project (defaults)"

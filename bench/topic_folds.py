@@ -5,10 +5,13 @@ The dashboard's topics are split into `K` folds, each topic whole in one fold (t
 with the most gold pairs dealt first, each to the fold with the fewest so far, so
 every fold has some). Each fold is merged on its own, as unseen topics would be
 imported, in-process with the project's `Merger` and a `MergePolicy`, and scored with
-pairwise P/R/F1. `choose` searches `GRID` for the policy with the best mean fold F1
-(how the defaults in `extract.stages.merge_scoring` were chosen), and measures that
-choice honestly: for each fold, the policy best on the other folds, scored on it
-(nested cross-validation).
+pairwise P/R/F1. Placement is incremental, so it depends on the order observations
+come in: an import places lines in the order of their ids (hashes of the line), and a
+fold is merged in `ORDERS` orders (the same rows under another `run_label`), its
+counts pooled, so that a choice does not fit one order. `choose` searches `GRID` for
+the policy with the best mean fold F1 (how the defaults in
+`extract.stages.merge_scoring` were chosen), and measures that choice honestly: for
+each fold, the policy best on the other folds, scored on it (nested cross-validation).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from extract.stages.merge_scoring import MergePolicy
 from extract.store import open_database
 
 K = 5
+ORDERS = 4
 # threshold, containment share, citation bonus, camp weight, plain overlap (1.0: only
 # identical token sets join on overlap alone).
 GRID = [
@@ -105,7 +109,7 @@ class InProcessMerge:
         return [by_source[row["source"]] for row in rows]
 
     def _parse(self, rows: Sequence[Observation]) -> tuple[Any, list[Any]]:
-        key = tuple(row["source"] for row in rows)
+        key = tuple((row["source"], row.get("run_label")) for row in rows)
         if key not in self._parsed:
             n = len(self._parsed)
             source = self.scratch / f"fold-{n}.jsonl"
@@ -130,8 +134,21 @@ def in_process_merge() -> Iterator[InProcessMerge]:
             merge.close()
 
 
+def orderings(fold: Fold, n: int = ORDERS) -> list[list[Observation]]:
+    """The fold's rows, then the same rows under n - 1 other run labels: other ids,
+    so another placement order."""
+    return [fold.rows] + [
+        [{**row, "run_label": f"{row.get('run_label')}#{i}"} for row in fold.rows] for i in range(1, n)
+    ]
+
+
 def fold_counts(folds: Sequence[Fold], labeler: Callable[[list[Observation]], list[Any]]) -> list[Counts]:
-    return [pair_counts(fold.gold, labeler(fold.rows)) for fold in folds]
+    """Per fold, the pair counts pooled over its orderings."""
+    out = []
+    for fold in folds:
+        counts = [pair_counts(fold.gold, labeler(rows)) for rows in orderings(fold)]
+        out.append((sum(c[0] for c in counts), sum(c[1] for c in counts), sum(c[2] for c in counts)))
+    return out
 
 
 def mean_f1(counts: Sequence[Counts]) -> float:

@@ -43,10 +43,10 @@ class MergePolicy:
     scoring at least `threshold`. Camp labels overlapping less than `camps_apart`
     name different camps: never joined."""
 
-    threshold: float = 0.7
-    containment: float = 0.25
+    threshold: float = 0.65
+    containment: float = 0.75
     citation_bonus: float = 0.1
-    camp_weight: float = 0.45
+    camp_weight: float = 0.3
     camps_apart: float = 0.3
     # Plain (unweighted) Jaccard overlap of the token sets at which a pair joins
     # whatever its weighted score; 1.0: only identical token sets on this ground alone.
