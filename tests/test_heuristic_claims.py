@@ -9,6 +9,8 @@ import json
 import unicodedata
 from pathlib import Path
 
+import pytest
+
 from extract.config import Domain
 from extract.providers.heuristic import Heuristic
 
@@ -143,3 +145,115 @@ def test_the_same_request_gets_the_same_answer() -> None:
     heuristic = Heuristic(domains=[Domain(slug="other")], topics=[], max_claims=3)
     request = _request(DUMP)
     assert heuristic.answer(request) == heuristic.answer(request)
+
+
+# A dump of headings, captions, comments and asides that each carry a finding cue, between the
+# findings a reader would take (Chinese and English; written here, not from the seeds).
+FINDINGS_2 = [
+    "实验表明,稀疏路由将推理延迟降低了 35%,显著优于稠密路由基线。",
+    "结果:稀疏路由在长文本任务上的准确率提升了 12%。",
+    "稀疏路由在长上下文推理时比稠密路由快 3 倍",
+    "注意力黑洞现象: 研究者发现,很多注意力头会把超过 30% 的权重分配给第一个符号",
+    "Sparse attention is 3x faster than dense attention at 128K tokens",
+    "I measured a 2.5x speed-up over the dense baseline on my own cluster.",
+]
+DUMP_2 = """#稀疏路由
+稀疏路由让推理成本直降 40%，精度不降反升
+
+1.2 稀疏路由带来的推理加速与成本下降
+实验表明，稀疏路由将推理延迟降低了 35%，显著优于稠密路由基线。
+
+图 3：稀疏路由器的结构示意图，推理速度提升 2 倍
+表 1 概述了实验中用到的全部基线模型及其设置。
+
+Day 2|稀疏路由：基于门控的专家选择，让推理速度起飞
+//这里用的是 7B 模型，规模太小，推理加速效果不够典型
+结果：稀疏路由在长文本任务上的准确率提升了 12%。
+
+平台已经上线了 22 个不同规模的稀疏路由模型
+
+稀疏路由以全局优化重塑大模型推理加速
+
+- 稀疏路由在长上下文推理时比稠密路由快 3 倍
+- 注意力黑洞现象: 研究者发现，很多注意力头会把超过 30% 的权重分配给第一个符号
+
+但让我问你刚才提出的问题。
+我认为稀疏路由会显著降低训练成本，这一点已被证明。
+他在发布会上说：「稀疏路由显著提升了吞吐量。我们还在 8 张卡上验证了 3 倍加速。」
+
+# Sparse routing in practice
+Per-example gradients: a new frontier for understanding and improving optimizers
+
+Figure 2: Sparse routing is 3x faster than dense routing at 128K tokens.
+// the fused router kernel is 2x faster than the naive loop
+3.1 Sparse routers improve throughput on long inputs
+
+- Sparse attention is 3x faster than dense attention at 128K tokens
+
+I think sparse routing improves robustness, and I recommend it to everyone.
+I measured a 2.5x speed-up over the dense baseline on my own cluster.
+"""
+
+
+def test_headings_captions_comments_and_asides_of_a_dump_are_no_claims(isolated: Path) -> None:
+    dumps = isolated / "dumps"
+    dumps.mkdir()
+    (dumps / "notes.md").write_text(DUMP_2, encoding="utf-8")
+    pipeline = write_pipeline(isolated, inputs=[dumps], model="heuristic")
+    result = run_cli("run", str(pipeline), "--json")
+    assert result.exit_code == 0, result.output
+    exported = run_cli("export", "observations", "--format", "jsonl")
+    triage = [json.loads(line) for line in exported.stdout.splitlines() if '"ref_triage"' in line]
+    assert sorted(o["text"] for o in triage) == sorted(FINDINGS_2)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        # A headline under a heading, a numbered section, a caption, a figure's number as the only number.
+        "#稀疏路由\n稀疏路由让推理成本直降 40%，精度不降反升",
+        "1.2 稀疏路由带来的推理加速与成本下降",
+        "图 3：稀疏路由器的结构示意图，推理速度提升 2 倍",
+        "Figure 2: Sparse routing is 3x faster than dense routing at 128K tokens.",
+        "表 1 概述了实验中用到的全部基线模型及其设置。",
+        "In Figure 4 the authors explain how the router picks experts for each token.",
+        # A label and a bar, a comment.
+        "Day 2|稀疏路由：基于门控的专家选择，让推理速度起飞",
+        "//这里用的是 7B 模型，规模太小，推理加速效果不够典型",
+        # Title-like phrases (no end, no clause) that state no measured result.
+        "平台已经上线了 22 个不同规模的稀疏路由模型",
+        "稀疏路由以全局优化重塑大模型推理加速",
+        "Per-example gradients: a new frontier for understanding and improving optimizers",
+        "The models fine-tuned with the new router have been released online up to 128k context",
+        # The speaker's own asides, and sentences cut out of a quotation.
+        "但让我问你刚才提出的问题。",
+        "我认为稀疏路由会显著降低训练成本，这一点已被证明。",
+        "I think sparse routing improves robustness, and I recommend it to everyone.",
+        "他在发布会上说：「稀疏路由显著提升了吞吐量。我们还在 8 张卡上验证了 3 倍加速。」",
+    ],
+)
+def test_lines_that_only_look_like_findings_are_no_claims(data: str) -> None:
+    assert _claim_texts(data) == []
+
+
+def test_a_quotation_is_taken_whole_with_its_closing_mark() -> None:
+    """Its closing mark belongs to it (and a question stays a question inside one)."""
+    data = "“稀疏路由将推理延迟降低了 35%，显著优于稠密路由基线。”\n他问：「稀疏路由真的能把推理延迟降低 35% 吗？」\n"
+    assert _claim_texts(data) == ["“稀疏路由将推理延迟降低了 35%，显著优于稠密路由基线。”"]
+
+
+def test_short_notes_and_colons_keep_their_findings() -> None:
+    """What the rules above must not take away: a measured note with no full stop, a finding after
+    a colon, a speaker's own measurement, a sentence that names a figure beside its finding."""
+    data = (
+        "- 稀疏路由在长上下文推理时比稠密路由快 3 倍\n"
+        "结果：稀疏路由在长文本任务上的准确率提升了 12%。\n"
+        "I measured a 2.5x speed-up over the dense baseline on my own cluster.\n"
+        "As Figure 3 shows, sparse routing is 2x faster than dense routing at 32K tokens.\n"
+    )
+    assert _claim_texts(data) == [
+        "稀疏路由在长上下文推理时比稠密路由快 3 倍",
+        "结果：稀疏路由在长文本任务上的准确率提升了 12%。",
+        "I measured a 2.5x speed-up over the dense baseline on my own cluster.",
+        "As Figure 3 shows, sparse routing is 2x faster than dense routing at 32K tokens.",
+    ]

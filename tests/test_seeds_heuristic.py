@@ -137,9 +137,25 @@ def _fold(text: str) -> str:
 
 
 # Checks of this test's own, blunter than extract.linekind, on the dump line a quote stands on.
-_CODE_LINE = re.compile(r"\s*(?:import \w|from \S+ import |def |class |return\b|if .*:$|for .* in .*:$)|.*\bself\.\w")
+_CODE_LINE = re.compile(
+    r"\s*(?:import \w|from \S+ import |def |class |return\b|if .*:$|for .* in .*:$|//|/\*)|.*\bself\.\w"
+)
 _ASSIGNMENT = re.compile(r"\s*[A-Za-z_]\w*(?:[_.]\w+)+(?:\[[^\]]*\])?\s*=[^=]")
 _LATEX = re.compile(r"\$[^$\n]*\$|\\[A-Za-z]{2,}")
+# Headings a CJK or sentence-case dump writes: a section number, a `Day N|` label, a short line with no
+# sentence punctuation at all; figure and table captions.
+_SECTION = re.compile(r"^\d+(?:\.\d+)*\s|^[A-Za-z]+\s*\d+\s*[|｜]")
+_PUNCTUATION = re.compile(r"[,;!?，。；！？]|\.(?=\s|$)")
+_CAPTION = re.compile(r"^(?:图|表|Figure|Fig\.|Table)\s*\d+[a-z]?\s*[:：.]")
+
+
+def _title_like(line: str) -> bool:
+    """A line with no sentence punctuation: a CJK one of 40 characters at most, or a Latin `X: y` of 12 words."""
+    bare = re.sub(r"^(?:[-*+>•●]\s*|\d{1,2}[.)]\s+)", "", line).strip("*_ ")
+    if _PUNCTUATION.search(bare):
+        return False
+    cjk = re.search(r"[\u4e00-\u9fff]", bare)
+    return bool(cjk and len(bare) <= 40) or (not cjk and ":" in bare and len(bare.split()) <= 12)
 
 
 def test_no_claim_is_a_formula_code_table_row_url_or_heading(seeded: tuple[Path, dict[str, object], str]) -> None:
@@ -154,8 +170,12 @@ def test_no_claim_is_a_formula_code_table_row_url_or_heading(seeded: tuple[Path,
         line = text[text.rfind("\n", 0, start) + 1 :].split("\n", 1)[0].strip()
         claim = claims[o["claim_id"]]
         fenced = len(re.findall(r"^\s*```", text[:start], re.MULTILINE)) % 2 == 1
+        ended = line.endswith((".", "!", "?", "。", "！", "？"))
         kinds = {
-            "heading": line.startswith("#") or _fold(line) in titles or _fold(claim) in titles,
+            "heading": line.startswith("#") or _fold(line) in titles or _fold(claim) in titles or _title_like(line),
+            "section heading": bool(_SECTION.match(line)) and not ended,
+            "caption": bool(_CAPTION.match(line) or _CAPTION.match(claim)),
+            "fragment of a quotation": claim.startswith(tuple("」』”’)）]】》")),
             "table row": line.startswith("|") or line.endswith("|"),
             "code": fenced or bool(_CODE_LINE.match(line) or _ASSIGNMENT.match(line)),
             "formula": bool(_LATEX.search(claim)),

@@ -9,7 +9,7 @@ this order, and the first that holds wins:
    LaTeX spans making up more than 40 % of the text;
 2. code: a line that starts like a Python, JavaScript or shell statement (`import x`,
    `def f(`, `if ...:`, `x.f(...)`, `const x =`, `$ pip install`, `git clone ...`, a
-   code fence), an assignment to a snake_case, dotted or CONSTANT name or of code (a
+   code fence) or a `//`, `/*` or `<!--` comment, an assignment to a snake_case, dotted or CONSTANT name or of code (a
    call, an attribute, a literal), `self.`, a dunder name, or a line ending in `{` or
    `);` or made of closing brackets (a trailing `# comment` aside);
 3. url: a link, a markdown link or image, or an HTML image/anchor tag, with fewer than
@@ -17,7 +17,12 @@ this order, and the first that holds wins:
    counts half a word);
 4. table: a markdown row (`| a | b |`, a `|---|` rule, a cell line ending in ` |`),
    two or more ` | ` separators, or three or more tab-separated cells;
-5. heading: a markdown heading, `# Title` and the `#Title` blog digests write;
+5. heading: a markdown heading, `# Title` and the `#Title` blog digests write; a
+   figure or table caption (`图 3:`, `表 1:`, `Figure 2.`, `Fig. 4:`, `Table 1:`: the
+   label, a number and a `:` or `.`); a numbered section heading (`1.2 `, `第三章`,
+   `二、`) whose title has no sentence punctuation and at most twelve words; a short
+   label and a bar before a title (`Day 1|SpecEE: ...`, `专栏｜...`) on a line that does
+   not end like a sentence;
 6. formula: math symbols (`=`, `^`, `_`, `\\frac`, `∑`...) outside LaTeX spans with no
    ordinary word beside them, or with `=` or a command and three times more symbols
    than words;
@@ -25,8 +30,10 @@ this order, and the first that holds wins:
 8. heading: a line that is all bold; a Latin line in Title Case (two capitalised words
    and no lowercase one, or three or more and at most a quarter as many lowercase ones:
    a sentence that names a title has words of its own; words of three letters or
-   fewer, acronyms and prepositions say nothing); a short
-   CJK line (24 characters at most) with no punctuation, no digit and no verb;
+   fewer, acronyms and prepositions say nothing); a Latin `Name: a subtitle` line
+   (at most four words, a colon, then a/an/the or a title's opening word such as
+   "towards", "on", "how"; sixteen words at most) with no other punctuation and no number; a short CJK line
+   (24 characters at most) with no punctuation, no digit and no verb;
 9. prose: everything else, including sentences that contain a number, an inline
    formula, a URL or a bit of code.
 """
@@ -73,7 +80,7 @@ _CODE_START = re.compile(
     r"^(?:import\s+[\w.]+|from\s+[\w.]+\s+import\s|(?:async\s+)?def\s+\w+\s*\(|class\s+\w+\s*[(:]|return\b|yield\b|"
     r"raise\s+\w|(?:el)?if\s.+:$|else\s*:|for\s+[\w, ()]+\s+in\s.+:$|while\s.+:$|with\s.+:$|try\s*:|except\b.*:$|"
     r"finally\s*:|@[\w.]+(?:\(.*\))?$|print\s*\(|#include\b|#!/|(?:const|let|var)\s+\w+\s*=|function\s*\w*\s*\(|"
-    r"\"\"\"|'''|```|(?:\$|>>>)\s+\S|[A-Za-z_]\w*(?:\.\w+)+\(.*\)[,;]?$|[A-Za-z]\w*_\w*\(.*\)[,;]?$|"
+    r"\"\"\"|'''|```|//|/\*|<!--|(?:\$|>>>)\s+\S|[A-Za-z_]\w*(?:\.\w+)+\(.*\)[,;]?$|[A-Za-z]\w*_\w*\(.*\)[,;]?$|"
     r"(?:pip3?|uv|npm|npx|yarn|git|curl|wget|docker|conda|apt-get|brew|cargo|sudo|python3?)\s+"
     r"(?:install|run|clone|add|-\S|\S*[/.=]\S*))"
 )
@@ -97,6 +104,23 @@ _MINOR_WORD = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE_PUNCT = re.compile(r"[，。！？；,.!?;]")
+_SENTENCE_END = (".", "!", "?", "。", "！", "？", "…")
+# A figure or table caption: the label, its number, and a colon or a full stop.
+_CAPTION = re.compile(r"^(?:图|表|Figure|Fig\.?|Table|Tab\.)\s*\d+(?:\.\d+)?[a-z]?\s*[:：.．]", re.IGNORECASE)
+# A section number before a title: `1.2 `, `3.1.4 `, `第三章`, `二、`.
+_SECTION_NUMBER = re.compile(
+    r"^(?:\d+(?:\.\d+)+\.?\s+|第[一二三四五六七八九十百\d]+[章节部分篇]\s*|[一二三四五六七八九十]+[、.．]\s*)(?=\S)"
+)
+# A short label and a bar before a title: `Day 1|SpecEE: ...`, `专栏｜...`.
+_LABEL_BAR = re.compile(r"^[^\W\d_][^|｜\s()\[\]{}（）]{0,11}(?:\s?\d{1,3})?\s*[|｜]\s*[^|｜\s][^|｜]*$")
+# `Name: a subtitle`, the way a paper or a post is titled in sentence case.
+_SUBTITLE = re.compile(
+    r"^[^\s:：]+(?:\s+[^\s:：]+){0,3}\s*:\s+(?:a|an|the|towards?|on|how|why|what|when|beyond|from|rethinking|"
+    r"revisiting|understanding|learning)\s",
+    re.IGNORECASE,
+)
+_BRACKETED = re.compile(r"\([^()]*\)|（[^（）]*）|\[[^\[\]]*\]|「[^「」]*」|“[^“”]*”|《[^《》]*》")
+_STANDALONE_NUMBER = re.compile(r"(?<![\w.])\d")
 # Verbs (and copulas) a short CJK line states something with; without one it names a section.
 _CJK_VERB = re.compile(
     r"提出|提升|优于|降低|显著|表明|证明|发现|超过|超越|提高|减少|实现|达到|增加|加速|改善|支持|需要|导致|是|有|能|可以|会|使|让|将|被|把"
@@ -173,10 +197,23 @@ def _capitalised(word: str) -> bool | None:
     return head[0].isupper()
 
 
+def _is_marked_heading(text: str) -> bool:
+    """A markdown heading, a caption, a numbered section heading or a label-and-bar title (rule 5)."""
+    if _MARKDOWN_HEADING.match(text) or _CAPTION.match(text):
+        return True
+    section = _SECTION_NUMBER.match(text)
+    if section:
+        title = text[section.end() :]
+        return not _SENTENCE_PUNCT.search(_BRACKETED.sub("", title)) and _words(title) <= 12
+    return bool(_LABEL_BAR.match(text)) and not text.rstrip("*_ ").endswith(_SENTENCE_END)
+
+
 def _is_heading(text: str) -> bool:
-    """An all-bold line, a Title Case line, or a short CJK line that states nothing (rule 8)."""
+    """An all-bold line, a Title Case line, a subtitle line, or a short CJK line that states nothing (rule 8)."""
     if _BOLD_LINE.match(text):
         return True
+    if _SUBTITLE.match(text) and not _SENTENCE_PUNCT.search(text) and len(text.split()) <= 16:
+        return not _STANDALONE_NUMBER.search(text) and not _CJK.search(text)
     cjk = len(_CJK.findall(text))
     latin = _LATIN_WORD.findall(_LINK.sub(" ", _MATH_SPAN.sub(" ", text)))
     if len(latin) > cjk:
@@ -202,7 +239,7 @@ def line_kind(text: str) -> LineKind:
         return "url"
     if _is_table_row(line):
         return "table"
-    if _MARKDOWN_HEADING.match(line):
+    if _is_marked_heading(line):
         return "heading"
     if _is_symbolic(line):
         return "formula"

@@ -13,20 +13,28 @@ Which sentences become triage claims:
    inside a ``` fence or a triple-quoted docstring, and a line that does not end
    like a sentence whose nearest lines above and below (`#` comments skipped) are
    code, are code too (unfenced code in a digest); a line that is a record's
-   title is a heading.
+   title is a heading, and so is the line right under a heading (no blank line
+   between) when it is no list item and ends neither like a sentence nor with a
+   colon: a subtitle or a post's headline.
 2. A prose line is cut into sentences (at . ! ? before a space, ! ? before CJK,
-   and 。！？). A sentence is dropped when it is itself no prose (`line_kind`),
-   carries markup its text would show (a LaTeX span or command, a URL, an HTML
-   tag), asks a question, ends in a colon (it introduces a formula or a list),
-   or is too short (fewer than 7 words and 12 CJK characters) or too long (400
-   characters).
+   and 。！？ with the closing quotes after them). A sentence is dropped when it is
+   itself no prose (`line_kind`), carries markup its text would show (a LaTeX span
+   or command, a URL, an HTML tag), is cut out of a quotation (it starts with a
+   closing quote or bracket, or leaves a 「」, 『』 or “” unmatched), asks a
+   question, ends in a colon (it introduces a formula or a list), or is too short
+   (fewer than 7 words and 12 CJK characters) or too long (400 characters).
 3. What is left is scored by the finding cues it carries, one weight per group
    whichever of its cues match: a comparison ("than", "outperforms", "优于",
    "超过": 2), a magnitude (a percentage, "2x", "3倍": 1.5), a number other
-   than a year (1), an effect ("improves", "reduces", "提升", "降低": 1), a
-   reported result ("we show", "demonstrates", "表明", "证明": 1), emphasis
-   ("significant", "state-of-the-art", "显著": 1) and a proposal ("we propose",
-   "提出": 0.5). A sentence with no cue is no claim.
+   than a year or a figure's, table's, equation's or section's own (1), an
+   effect ("improves", "reduces", "提升", "降低": 1), a reported result ("we
+   show", "demonstrates", "表明", "证明": 1), emphasis ("significant",
+   "state-of-the-art", "显著": 1) and a proposal ("we propose", "提出": 0.5). A
+   sentence with no cue is no claim. Two kinds of sentence need a stated result,
+   a comparison or a magnitude, whatever else they carry: a title-like phrase
+   (it does not end like a sentence and has no , or ; outside brackets and
+   quotes: a headline, a caption, a label) and the speaker's own aside (first
+   person singular: I, me, my; 我 but not 我们 or 自我; ik, mijn).
 4. The chunk's best `max_claims` sentences by score, ties to the earlier one,
    are answered in the order of the data. Nothing depends on anything but the
    request, so the same request always gets the same answer.
@@ -54,13 +62,32 @@ _DATA = re.compile(r"^(<<<DATA-[0-9a-f]+>>>) BEGIN DATA\n(.*)\n\1 END DATA$", re
 _CLAIM_LINE = re.compile(r"^- (consensus|contested) \| (.+?) \| ([^|\n]*)$", re.MULTILINE)
 _ARXIV_LIKE = re.compile(r"^\d{4}\.\d{4,5}$")
 _RECORD_LINE = re.compile(r"^- (?P<key>\S+) \| (?P<ids>[^|]*) \| (?P<title>.*)$")
-# A sentence ends at . ! ? before a space or the line's end, at ! ? before CJK, or at 。！？.
-_SENTENCE = re.compile(r"[^\n]+?(?:[.!?]+(?=\s|$)|[!?]+(?=[\u3400-\u9fff])|[。！？]+|$)")
+# A sentence ends at . ! ? before a space or the line's end, at ! ? before CJK, or at 。！？,
+# with the closing quotes and brackets after a CJK end (`……硬件。」`).
+_SENTENCE = re.compile(r"[^\n]+?(?:[.!?]+(?=\s|$)|[!?]+[」』”）》]*(?=[\u3400-\u9fff])|[。！？]+[」』”’）》]*|$)")
 # List markers and numbering before a sentence: "- ", "* ", "> ", "1. ", "2) ", "(3) ", "1、".
 _MARKER = re.compile(r"(?:[-*+>•·●○■▪◦]+\s*|\d{1,2}[.)、](?!\d)\s*|[(（]\d{1,2}[)）]\s*|[ivx]{1,4}\.\s+)")
 # Punctuation left before a sentence by the one before it, or by markdown emphasis.
 _STRAY = frozenset("。，、；：.,;:!?！？*#@_")
-_SENTENCE_END = (".", "!", "?", "。", "！", "？")
+_SENTENCE_END = (".", "!", "?", "。", "！", "？", "…")
+# Closing quotes and brackets: a sentence that starts with one was cut out of a quotation.
+_CLOSERS = "」』”’)）]】》"
+# Quotation marks that come in pairs; a sentence with one unmatched is part of a longer quotation.
+_QUOTE_PAIRS = (("「", "」"), ("『", "』"), ("“", "”"))
+# Punctuation between clauses (outside brackets and quotes); a line with none is a single phrase.
+_CLAUSE_PUNCT = re.compile(r"[,;，；]|[.!?](?=\s)")
+_BRACKETED = re.compile(r"\([^()]*\)|（[^（）]*）|\[[^\[\]]*\]|「[^「」]*」|“[^“”]*”|《[^《》]*》|\"[^\"]*\"")
+# The speaker's own voice: I, me, my; 我 (not 我们, 自我); ik, mij, mijn.
+_FIRST_PERSON = re.compile(
+    r"(?<![自忘本敌唯])我(?!们)|(?<!Type )(?<!Phase )(?<!Stage )(?<!Table )(?<!Part )(?<!Class )(?<!Level )"
+    r"\bI(?:['’](?:m|ve|d|ll))?(?=\s+[a-z])|\b(?:[Mm]e|[Mm]y|[Mm]yself|[Ii]k|[Mm]ijn?)\b"
+)
+# A number that names a figure, table, equation, section or appendix counts as no number.
+_REFERENCE = re.compile(
+    r"(?:图|(?<![代发])表|公式|附录|算法|Figure|Fig\.?|Table|Tab\.|Eq\.?|Equation|Section|Sec\.|Appendix|Algorithm|§)"
+    r"\s*[(（]?\d+(?:\.\d+)*[a-z]?[)）]?",
+    re.IGNORECASE,
+)
 _FENCE = re.compile(r"^\s*(?:```|~~~)")
 _DOCSTRING = ('"""', "'''")
 # What a claim's text would show as markup: LaTeX, a URL, an HTML tag.
@@ -69,8 +96,9 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 _ACRONYM = re.compile(r"\b[A-Z][A-Za-z0-9]*[A-Z0-9][A-Za-z0-9\-]*\b")
 
 # Finding cues in groups; a sentence scores each group's weight once if any of its cues match.
-_FINDING_CUES: tuple[tuple[float, re.Pattern[str]], ...] = (
+_FINDING_CUES: tuple[tuple[str, float, re.Pattern[str]], ...] = (
     (
+        "comparison",
         2.0,
         re.compile(
             r"\bthan\b|outperform|surpass|\bbeats?\b|\bbetter\b|\bworse\b|faster|slower|\bfewer\b|\bon par with\b|"
@@ -78,9 +106,10 @@ _FINDING_CUES: tuple[tuple[float, re.Pattern[str]], ...] = (
             re.IGNORECASE,
         ),
     ),
-    (1.5, re.compile(r"\d(?:\.\d+)?\s*(?:%|×|x\b|倍|个百分点|percentage points?)", re.IGNORECASE)),
-    (1.0, re.compile(r"(?<![\w.])(?!(?:19|20)\d\d\b)\d")),
+    ("magnitude", 1.5, re.compile(r"\d(?:\.\d+)?\s*(?:%|×|x\b|倍|个百分点|percentage points?)", re.IGNORECASE)),
+    ("number", 1.0, re.compile(r"(?<![\w.])(?!(?:19|20)\d\d\b)\d")),
     (
+        "effect",
         1.0,
         re.compile(
             r"improv|reduc|increas|boost|accelerat|speeds? up|cuts?\b|lowers?\b|raises?\b|"
@@ -89,6 +118,7 @@ _FINDING_CUES: tuple[tuple[float, re.Pattern[str]], ...] = (
         ),
     ),
     (
+        "result",
         1.0,
         re.compile(
             r"\bwe (?:show|find|found|demonstrate|prove|observe)|\bshows? that|demonstrat|\bfind that|\bfound that|"
@@ -97,11 +127,14 @@ _FINDING_CUES: tuple[tuple[float, re.Pattern[str]], ...] = (
         ),
     ),
     (
+        "emphasis",
         1.0,
         re.compile(r"significant|substantial|state-of-the-art|\bsota\b|显著|大幅|明显|achiev|达到|实现", re.IGNORECASE),
     ),
-    (0.5, re.compile(r"\bwe (?:propose|introduce|present)\b|提出|引入|stellen voor", re.IGNORECASE)),
+    ("proposal", 0.5, re.compile(r"\bwe (?:propose|introduce|present)\b|提出|引入|stellen voor", re.IGNORECASE)),
 )
+# A stated result: a title-like phrase or a speaker's aside is taken only with one of these.
+_STATED = frozenset({"comparison", "magnitude"})
 _CONTEST_CUES = (
     "however",
     "but ",
@@ -151,6 +184,27 @@ def _folded(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKC", text).casefold() if c.isalnum())
 
 
+def _ends_like_a_sentence(text: str) -> bool:
+    """Whether the text ends with . ! ? 。！？ or …, closing quotes, brackets and emphasis aside."""
+    return text.rstrip(_CLOSERS + "*_ ").endswith(_SENTENCE_END)
+
+
+def _fragment(text: str) -> bool:
+    """A sentence cut out of a quotation: it starts with a closing quote or bracket, or leaves one unmatched."""
+    return text.startswith(tuple(_CLOSERS)) or any(text.count(a) != text.count(b) for a, b in _QUOTE_PAIRS)
+
+
+def _needs_a_stated_result(text: str) -> bool:
+    """A title-like phrase (no end and no clause punctuation) or the speaker's own aside (I, 我)."""
+    phrase = not _ends_like_a_sentence(text) and not _CLAUSE_PUNCT.search(_BRACKETED.sub(" ", text))
+    return phrase or bool(_FIRST_PERSON.search(text))
+
+
+def _subtitle(line: str) -> bool:
+    """A line that may be a title's second line: no list item, no sentence end, no colon at the end."""
+    return not _MARKER.match(line) and not _ends_like_a_sentence(line) and not line.endswith((":", "："))
+
+
 def _line_kinds(lines: list[str], titles: set[str]) -> list[LineKind]:
     """Each line's kind, with what one line cannot tell: code blocks and record titles."""
     kinds = [line_kind(line) for line in lines]
@@ -169,6 +223,12 @@ def _line_kinds(lines: list[str], titles: set[str]) -> list[LineKind]:
                 closing = bare[:3]
         elif kinds[i] == "prose" and _folded(bare) in titles:
             kinds[i] = "heading"
+    # A line right under a heading (no blank line between) is its subtitle when it is no list item and
+    # ends neither like a sentence nor with a colon (which opens what follows).
+    headings = [kind == "heading" and bool(line.strip()) for kind, line in zip(kinds, lines, strict=True)]
+    for i in range(1, len(lines)):
+        if kinds[i] == "prose" and headings[i - 1] and _subtitle(lines[i].strip()):
+            kinds[i] = "heading"
     # Unfenced code: a line between code lines (`#` comments skipped) is code unless it ends like a sentence.
     solid = [i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")]
     for before, at, after in zip(solid, solid[1:], solid[2:], strict=False):
@@ -177,8 +237,10 @@ def _line_kinds(lines: list[str], titles: set[str]) -> list[LineKind]:
     return kinds
 
 
-def _finding_score(text: str) -> float:
-    return sum(weight for weight, cue in _FINDING_CUES if cue.search(text))
+def _cues(text: str) -> dict[str, float]:
+    """The finding cue groups a sentence carries, with their weights (figure and table numbers aside)."""
+    bare = _REFERENCE.sub(" ", text)
+    return {name: weight for name, weight, cue in _FINDING_CUES if cue.search(bare)}
 
 
 def _lead(text: str) -> int:
@@ -198,7 +260,9 @@ def _lead(text: str) -> int:
 def _candidate(quote: str) -> bool:
     """Whether a sentence may be a claim at all (before it is scored)."""
     text = quote.replace("**", "").replace("__", "").strip()
-    if line_kind(text) != "prose" or _MARKUP.search(text) or text.endswith(("?", ":", "？", "：")):
+    if line_kind(text) != "prose" or _MARKUP.search(text) or _fragment(text):
+        return False
+    if text.rstrip(_CLOSERS + " ").endswith(("?", ":", "？", "：")):
         return False
     long_enough = len(_CJK.findall(text)) >= 12 or len(text.split()) >= 7
     return long_enough and len(text) <= 400
@@ -216,7 +280,10 @@ def _sentences(data: str, titles: set[str]) -> list[_Sentence]:
             if not quote or not _candidate(quote) or _folded(quote) in titles:
                 continue
             text = quote.replace("**", "").replace("__", "").strip()
-            score = _finding_score(text)
+            cues = _cues(text)
+            if _needs_a_stated_result(text) and not _STATED & cues.keys():
+                continue
+            score = sum(cues.values())
             if score > 0:
                 out.append(_Sentence(quote=quote, text=text, score=score, position=offset + start))
         offset += len(line) + 1
