@@ -91,15 +91,20 @@ def database_path(pipeline: Pipeline | None, override: Path | None) -> Path:
 
 
 def expand_inputs(paths: list[Path]) -> list[Path]:
-    """Files, directories (recursively, supported types only) and glob patterns."""
+    """Files, directories (recursively, supported types only) and glob patterns.
+
+    Every path that does not exist and every glob that matches nothing is named in
+    one error, so a mistyped list is fixed in one go."""
     found: list[Path] = []
+    missing: list[str] = []
+    unmatched: list[str] = []
     for p in paths:
         if any(ch in str(p) for ch in "*?["):
             anchor = Path(p.anchor) if p.is_absolute() else Path()
             pattern = str(p.relative_to(anchor)) if p.is_absolute() else str(p)
             matches = sorted(q for q in anchor.glob(pattern) if q.is_file())
             if not matches:
-                raise InputError(f"no input matches {p}")
+                unmatched.append(str(p))
             found.extend(matches)
         elif p.is_dir():
             found.extend(
@@ -114,10 +119,20 @@ def expand_inputs(paths: list[Path]) -> list[Path]:
         elif p.is_file():
             found.append(p)
         else:
-            raise InputError(f"input not found: {p}")
-    unique = list(dict.fromkeys(found))
+            missing.append(str(p))
+    problems = [f"input not found: {', '.join(missing)}"] if missing else []
+    problems += [f"no input matches {', '.join(unmatched)}"] if unmatched else []
+    if problems:
+        raise InputError("; ".join(problems))
+    # One file named twice (`dumps/` and `dumps/*.md`) is read once, under its first name.
+    first: dict[Path, Path] = {}
+    for q in found:
+        first.setdefault(q.resolve(), q)
+    unique = list(first.values())
+    if not unique and paths:
+        raise InputError(f"no input files in {', '.join(map(str, paths))} (supported: {' '.join(SUPPORTED)})")
     if not unique:
-        raise InputError("no input files: pass --input PATH or set inputs in the pipeline")
+        raise InputError("no input files: name them after the pipeline file, or set inputs in the pipeline")
     return unique
 
 
