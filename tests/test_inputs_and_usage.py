@@ -76,6 +76,7 @@ def test_missing_inputs_and_empty_globs_are_named_in_one_line(isolated: Path, du
         (["plan", "p.toml", "--limit", "0"], "invalid value for '--limit': 0 is not in the range x>=1", "extract plan"),
         (["diff", "a", "b", "--format", "yaml"], "invalid value for '--format': 'yaml' is not one of", "extract diff"),
         (["show", "c-1234", "c-5678"], "got unexpected extra argument (c-5678)", "extract show"),
+        (["init", "a", "b"], "got unexpected extra argument (b)", "extract init"),
         (["batch", "status"], "missing argument 'PIPELINE.toml'", "extract batch status"),
         (["rnu"], "no such command 'rnu'. Did you mean 'run'?", "extract"),
         (["--debug"], "missing command", "extract"),

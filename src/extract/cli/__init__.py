@@ -17,6 +17,7 @@ from extract.cli.importing import import_
 from extract.cli.query import claims, runs, show, topics
 from extract.cli.report import report
 from extract.cli.run import plan, run
+from extract.cli.starter import init
 
 
 class UsageLine(click.UsageError):
@@ -73,12 +74,17 @@ def cli(ctx: click.Context, debug: bool) -> None:
       extract claims --stance contested
       extract show c-0123456789
       extract report --out claims.html
+
+    \b
+    Your own dumps:
+      extract init dumps/        # writes extract.toml, commented: edit it
+      extract run extract.toml
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
 
 
-for command in (run, plan, runs, claims, show, topics, diff, report, export, import_, batch):
+for command in (init, run, plan, runs, claims, show, topics, diff, report, export, import_, batch):
     cli.add_command(command)
 
 
