@@ -5,6 +5,8 @@ function, and turns domain errors into a one-line message and an exit code
 
 from __future__ import annotations
 
+from typing import IO, Any
+
 import click
 
 from extract import __version__
@@ -15,9 +17,51 @@ from extract.cli.importing import import_
 from extract.cli.query import claims, runs, show, topics
 from extract.cli.report import report
 from extract.cli.run import plan, run
+from extract.cli.starter import init
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class UsageLine(click.UsageError):
+    """A usage error said in one line with the command's --help to turn to
+    (click's own takes four: usage, hint, blank line, error)."""
+
+    def __init__(self, error: click.UsageError, ctx: click.Context | None) -> None:
+        first = " ".join(error.format_message().split())
+        if len(first) > 1 and first[0].isupper() and first[1].islower():
+            first = first[0].lower() + first[1:]
+        super().__init__(first.removesuffix("."), error.ctx or ctx)
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        hint = f" (see: {self.ctx.command_path} --help)" if self.ctx is not None else ""
+        click.echo(f"error: {self.message}{hint}", file=file, err=file is None)
+
+
+def _one_line(error: click.UsageError, ctx: click.Context | None) -> click.UsageError:
+    # No arguments at all shows the help, as click does; a usage error said once stays as it is.
+    if isinstance(error, (UsageLine, click.exceptions.NoArgsIsHelpError)):
+        return error
+    return UsageLine(error, ctx)
+
+
+class Extract(click.Group):
+    """The root command. Usage errors surface from parsing (here or in a subcommand) and
+    from the commands; whatever raised them, they are said in one line, exit code 2."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as error:
+            raise _one_line(error, parent) from error
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as error:
+            raise _one_line(error, ctx) from error
+
+
+@click.group(name="extract", cls=Extract, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="extract")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.pass_context
@@ -30,12 +74,17 @@ def cli(ctx: click.Context, debug: bool) -> None:
       extract claims --stance contested
       extract show c-0123456789
       extract report --out claims.html
+
+    \b
+    Your own dumps:
+      extract init dumps/        # writes extract.toml, commented: edit it
+      extract run extract.toml
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
 
 
-for command in (run, plan, runs, claims, show, topics, diff, report, export, import_, batch):
+for command in (init, run, plan, runs, claims, show, topics, diff, report, export, import_, batch):
     cli.add_command(command)
 
 

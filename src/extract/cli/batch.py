@@ -64,7 +64,7 @@ def collect(pipeline_file: Path, db: Path | None, as_json: bool) -> None:
 
     \b
     Example:
-      extract batch collect pipelines/papers.toml && extract run pipelines/papers.toml --input dumps/
+      extract batch collect pipelines/papers.toml && extract run pipelines/papers.toml dumps/
     """
     pipeline = load_pipeline(pipeline_file)
     result = collect_pipeline_batches(pipeline, database_path(pipeline, db), BarProgress(quiet=as_json))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any, cast
 
 import click
 from rich.console import Console
@@ -27,16 +29,27 @@ from extract.pipeline import PlanSummary, RunInterrupted, RunOptions, RunSummary
 
 
 def pipeline_options(f: F) -> F:
-    """PIPELINE.toml, --input, --model, --limit and --fresh, shared by `run` and `plan`."""
+    """PIPELINE.toml [INPUT]..., --input, --model, --limit and --fresh, shared by `run` and `plan`.
+
+    Inputs are positional so that the shell's own glob (`dumps/*.md`) works; `--input`
+    says the same and may repeat. The callback gets them together as `inputs`."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, positional: tuple[Path, ...], named: tuple[Path, ...], **kwargs: Any) -> Any:
+        return f(*args, inputs=(*positional, *named), **kwargs)
+
+    decorated: Any = wrapper
     for decorator in reversed(
         (
             click.argument("pipeline_file", metavar="PIPELINE.toml", type=click.Path(path_type=Path, dir_okay=False)),
+            click.argument("positional", metavar="[INPUT]...", nargs=-1, type=click.Path(path_type=Path)),
             click.option(
                 "--input",
-                "inputs",
+                "named",
                 multiple=True,
                 type=click.Path(path_type=Path),
-                help="Input file, directory or glob (repeatable); replaces the pipeline's inputs.",
+                help="Input file, directory or glob, like a positional INPUT (repeatable). Inputs given"
+                " replace the pipeline's.",
             ),
             click.option("--model", help="Model name, e.g. gpt-4o-mini, or 'heuristic' for the offline baseline."),
             click.option("--limit", type=click.IntRange(min=1), help="At most N chunks (for a quick try)."),
@@ -48,8 +61,8 @@ def pipeline_options(f: F) -> F:
             ),
         )
     ):
-        f = decorator(f)
-    return f
+        decorated = decorator(decorated)
+    return cast(F, decorated)
 
 
 class BarProgress:
@@ -170,19 +183,23 @@ def run(
 ) -> None:
     """Run the pipeline: ingest, chunk, extract, validate and merge.
 
-    Re-running unchanged inputs makes no model calls. The model comes from
-    --model, else EXTRACT_MODEL, else the pipeline file. Exit code 1 means the
-    run finished with rejects, failures or skipped files (counted above).
+    INPUT is any number of files, directories and globs (the shell's, or quoted
+    for extract to expand); given, they replace the pipeline's inputs. Re-running
+    unchanged inputs makes no model calls. The model comes from --model, else
+    EXTRACT_MODEL, else the pipeline file. Exit code 1 means the run finished
+    with rejects, failures or skipped files (counted above).
 
     \b
     Examples:
       extract run pipelines/demo.toml
-      extract run pipelines/papers.toml --input dumps/ --model heuristic
+      extract run pipelines/papers.toml dumps/*.md notes.txt --model heuristic
+      extract run pipelines/papers.toml 'dumps/**/*.md' --model heuristic
       OPENAI_BASE_URL=http://localhost:8000/v1 extract run pipelines/papers.toml \\
-          --input reading_list.txt --model Qwen/Qwen2.5-7B-Instruct
-      extract run pipelines/papers.toml --input dumps/ --batch   # then later:
-      extract run pipelines/papers.toml --input dumps/           # collects, validates, merges
-      extract run pipelines/papers.toml --input dumps/ --topic moe-routing --fresh   # re-ask one topic
+          reading_list.txt --model Qwen/Qwen2.5-7B-Instruct
+      extract run pipelines/papers.toml dumps/ --batch   # then later:
+      extract run pipelines/papers.toml dumps/           # collects, validates, merges
+      extract run pipelines/papers.toml dumps/ --topic moe-routing --fresh   # re-ask one topic
+      extract run pipelines/papers.toml --input a.md --input b.md   # --input says the same
     """
     import os
 
@@ -261,15 +278,16 @@ def plan(
 ) -> None:
     """Dry run: documents, records, chunks, tokens, calls and estimated cost.
 
+    INPUT is any number of files, directories and globs, as for `extract run`.
     Calls nothing and writes nothing. Requests already answered (in the
     database's response cache) are counted as cached and cost nothing.
     Prices come from the pipeline's [prices."MODEL"] table.
 
     \b
     Examples:
-      extract plan pipelines/papers.toml --input dumps/ --model gpt-4o-mini
-      extract plan pipelines/papers.toml --input dumps/ --json
-      extract plan pipelines/papers.toml --input dumps/ --topic moe-routing --fresh
+      extract plan pipelines/papers.toml dumps/ --model gpt-4o-mini
+      extract plan pipelines/papers.toml dumps/*.md --json
+      extract plan pipelines/papers.toml dumps/ --topic moe-routing --fresh
     """
     import os
 

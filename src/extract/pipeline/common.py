@@ -15,7 +15,7 @@ from extract.providers.heuristic import Heuristic
 from extract.providers.openai_chat import CAPABILITIES as OPENAI_CAPABILITIES
 from extract.providers.openai_chat import OpenAIChat
 from extract.stages.chunk import OFFLINE_ENCODING, Tokenizer, chunk_record, load_tokenizer
-from extract.stages.ingest import ingest_file
+from extract.stages.ingest import IngestedDocument, ingest_file
 from extract.stages.topics import assign_topic
 from extract.store import Database
 from extract.store.documents import (
@@ -91,15 +91,20 @@ def database_path(pipeline: Pipeline | None, override: Path | None) -> Path:
 
 
 def expand_inputs(paths: list[Path]) -> list[Path]:
-    """Files, directories (recursively, supported types only) and glob patterns."""
+    """Files, directories (recursively, supported types only) and glob patterns.
+
+    Every path that does not exist and every glob that matches nothing is named in
+    one error, so a mistyped list is fixed in one go."""
     found: list[Path] = []
+    missing: list[str] = []
+    unmatched: list[str] = []
     for p in paths:
         if any(ch in str(p) for ch in "*?["):
             anchor = Path(p.anchor) if p.is_absolute() else Path()
             pattern = str(p.relative_to(anchor)) if p.is_absolute() else str(p)
             matches = sorted(q for q in anchor.glob(pattern) if q.is_file())
             if not matches:
-                raise InputError(f"no input matches {p}")
+                unmatched.append(str(p))
             found.extend(matches)
         elif p.is_dir():
             found.extend(
@@ -114,10 +119,20 @@ def expand_inputs(paths: list[Path]) -> list[Path]:
         elif p.is_file():
             found.append(p)
         else:
-            raise InputError(f"input not found: {p}")
-    unique = list(dict.fromkeys(found))
+            missing.append(str(p))
+    problems = [f"input not found: {', '.join(missing)}"] if missing else []
+    problems += [f"no input matches {', '.join(unmatched)}"] if unmatched else []
+    if problems:
+        raise InputError("; ".join(problems))
+    # One file named twice (`dumps/` and `dumps/*.md`) is read once, under its first name.
+    first: dict[Path, Path] = {}
+    for q in found:
+        first.setdefault(q.resolve(), q)
+    unique = list(first.values())
+    if not unique and paths:
+        raise InputError(f"no input files in {', '.join(map(str, paths))} (supported: {' '.join(SUPPORTED)})")
     if not unique:
-        raise InputError("no input files: pass --input PATH or set inputs in the pipeline")
+        raise InputError("no input files: name them after the pipeline file, or set inputs in the pipeline")
     return unique
 
 
@@ -143,6 +158,35 @@ def cost_of(pipeline: Pipeline, model: str, prompt_tokens: int, completion_token
     return round((prompt_tokens * price.input + completion_tokens * price.output) / 1_000_000, 6)
 
 
+def read_input(
+    path: Path,
+    pipeline: Pipeline,
+    progress: Progress,
+    skipped: list[dict[str, str]],
+    *,
+    existing_keys: dict[str, str] | None = None,
+    taken_keys: set[str] | None = None,
+) -> IngestedDocument | None:
+    """One input file ingested, or None when it cannot be (binary, empty, unreadable...):
+    then a warning names it and `skipped` gains it, and the caller goes on."""
+    try:
+        ingested = ingest_file(
+            path,
+            jsonl_text_field=pipeline.ingest.jsonl_text_field,
+            jsonl_title_field=pipeline.ingest.jsonl_title_field,
+            existing_keys=existing_keys,
+            taken_keys=taken_keys,
+        )
+    except (OSError, SkippedInput) as exc:
+        skip = exc if isinstance(exc, SkippedInput) else SkippedInput(str(path), "unreadable", str(exc.strerror))
+        progress.notice(f"warning: {skip}")
+        skipped.append({"path": skip.path, "kind": skip.kind, "detail": skip.detail})
+        return None
+    for warning in ingested.warnings:
+        progress.notice(f"warning: {path}: {warning}")
+    return ingested
+
+
 def ingest_and_chunk(
     db: Database | None,
     pipeline: Pipeline,
@@ -158,21 +202,9 @@ def ingest_and_chunk(
     taken = set(existing.values())
     work: list[tuple[Chunk, Record, Document]] = []
     for path in files:
-        try:
-            ingested = ingest_file(
-                path,
-                jsonl_text_field=pipeline.ingest.jsonl_text_field,
-                jsonl_title_field=pipeline.ingest.jsonl_title_field,
-                existing_keys=existing,
-                taken_keys=taken,
-            )
-        except (OSError, SkippedInput) as exc:
-            skip = exc if isinstance(exc, SkippedInput) else SkippedInput(str(path), "unreadable", str(exc.strerror))
-            progress.notice(f"warning: {skip}")
-            summary.skipped.append({"path": skip.path, "kind": skip.kind, "detail": skip.detail})
+        ingested = read_input(path, pipeline, progress, summary.skipped, existing_keys=existing, taken_keys=taken)
+        if ingested is None:
             continue
-        for warning in getattr(ingested, "warnings", []):
-            progress.notice(f"warning: {path}: {warning}")
         doc = ingested.document
         if db is not None and run_id is not None:
             save_document(db, doc, run_id)
