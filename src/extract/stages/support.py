@@ -35,7 +35,8 @@ from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
 
 # Removed before numbers are looked for: each is an identifier, not a quantity.
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
-_ARXIV = re.compile(r"(?:arxiv:\s*)?(?<!\d)(?<!\d\.)\d{4}\.\d{4,5}(?:v\d+)?(?!\d|\.\d)", re.IGNORECASE)
+# An arXiv id, and whatever follows an `arXiv:` prefix (an id cut short is no quantity either).
+_ARXIV = re.compile(r"arxiv:\s*[^\s,;)\]]+|(?<!\d)(?<!\d\.)\d{4}\.\d{4,5}(?:v\d+)?(?!\d|\.\d)", re.IGNORECASE)
 _CLAIM_ID = re.compile(r"\bc-[0-9a-f]{10}\b")
 # A bracketed citation key (it opens with a letter or `@`: `[Key2024Name]`, `[@smith:12]`),
 # a reference marker or an index (whole numbers only: `[2]`, `[2, 3]`, `[1-4]`,
