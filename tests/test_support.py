@@ -43,6 +43,7 @@ def _said(text: str) -> list[tuple[Decimal, str]]:
         ("an F1 of .47", [(Decimal("0.47"), "")]),
         ("a rate of 3e-5 and 1E5 steps", [(Decimal("0.00003"), ""), (Decimal(100_000), "")]),
         ("a 1e400% gain", [(Decimal("1e400"), "%")]),
+        ("a **12**% gain, __3__x faster", [(Decimal(12), "%"), (Decimal(3), "x")]),  # emphasis is no part of it
     ],
 )
 def test_numbers_are_read_and_normalised(text: str, expected: list[tuple[Decimal, str]]) -> None:

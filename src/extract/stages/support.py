@@ -20,6 +20,7 @@ module owns what counts as a number and when two are the same:
   URLs; list markers (`1.` or `2)` opening a line, `(3)`, `4、`, circled `①`);
 - a range is two numbers, however it is joined (`2x-9x`, `2x–9x`, `2x to 9x`, `2x/9x`);
   `.47` is 0.47 and `3e-5` is 0.00003 (`1e400%` is that percentage, never a `1`);
+- markdown emphasis is ignored (`**12**%` is `12%`);
 - numbers written as words (`twelve`, `十二`) are not recognised.
 
 Pure functions: no store, no model.
@@ -97,6 +98,9 @@ class Number:
 
 def _bare(text: str) -> str:
     """The text without what only looks like numbers (identifiers, markers), NFKC-normalised."""
+    # Markdown emphasis is no part of a number (`**12**%` is `12%`): a claim written
+    # without it (as the heuristic model writes its quotes) states the same numbers.
+    text = text.replace("**", "").replace("__", "")
     text = _CIRCLED.sub(" ", text)  # before NFKC, which makes `①` a `1`
     text = unicodedata.normalize("NFKC", text)
     for pattern in (_URL, _CLAIM_ID, _ARXIV, _BRACKETED, _LIST_MARKER):
