@@ -186,10 +186,19 @@ URLS = {"https://github.com/example/moe": "r-1"}
         "https://github.com/example/moe/",  # a record's URL, a trailing slash aside
         "2402.01035",  # no record's, but the chunk states it
         "https://arxiv.org/abs/2402.01035v1",
+        "hep-th/9901001",  # an old-style id, a record's
+        "arXiv:math.ag/0601001v2",  # an old-style id the chunk states
     ],
 )
 def test_a_citation_naming_a_record_or_stated_by_the_chunk_counts(raw: str) -> None:
-    assert not names_nothing(resolve_citation(raw, KEYS, ARXIV, URLS), CHUNK)
+    chunk = f"{CHUNK} It extends math.AG/0601001."
+    assert not names_nothing(resolve_citation(raw, KEYS, {**ARXIV, "hep-th/9901001": "r-3"}, URLS), chunk)
+
+
+def test_an_old_style_arxiv_id_is_an_arxiv_id() -> None:
+    found = resolve_citation("arXiv:math.ag/0601001v2", KEYS, ARXIV, URLS)
+    assert (found.kind, found.value, found.record_id) == ("arxiv", "math.AG/0601001", None)
+    assert names_nothing(found, CHUNK)  # neither a record's nor in the chunk
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,8 @@ from extract.stages.support import found_in, unsupported
 MIN_QUOTE_CHARS = 6
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*)\n\s*```\s*$", re.DOTALL)
 _ARXIV_ID = re.compile(r"^(?:arxiv:\s*)?(\d{4}\.\d{4,5})(?:v\d+)?$", re.IGNORECASE)
+# An old-style id (`hep-th/9901001`, `math.AG/0601001`), normalised by `arxiv_ids`.
+_OLD_ARXIV_ID = re.compile(r"^(?:arxiv:\s*)?([a-z][a-z\-]{0,15}(?:\.[a-z]{2})?/\d{7})(?:v\d+)?$", re.IGNORECASE)
 
 # What a claim text may be instead of a claim (see `not_a_claim`); URLs, formulas, code,
 # table rows and headings are told apart by `extract.linekind`.
@@ -242,6 +244,10 @@ def resolve_citation(
         return ResolvedCitation(raw, "arxiv", arxiv_id, arxiv.get(arxiv_id))
     if value in keys:
         return ResolvedCitation(raw, "key", value, keys[value])
+    old = _OLD_ARXIV_ID.match(value)
+    if old:
+        arxiv_id = arxiv_ids(f"arXiv:{old.group(1)}")[0]
+        return ResolvedCitation(raw, "arxiv", arxiv_id, arxiv.get(arxiv_id))
     if value.startswith(("http://", "https://")):
         ids = arxiv_ids(value)
         if ids:
@@ -265,5 +271,5 @@ def names_nothing(citation: ResolvedCitation, chunk_text: str) -> bool:
     if citation.record_id is not None or citation.kind not in ("arxiv", "url"):
         return False
     if citation.kind == "arxiv":
-        return re.search(rf"(?<![\d.]){re.escape(citation.value)}(?!\d)", chunk_text) is None
+        return re.search(rf"(?<![\d.]){re.escape(citation.value)}(?!\d)", chunk_text, re.IGNORECASE) is None
     return url_key(citation.value) not in chunk_text
