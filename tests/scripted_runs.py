@@ -37,7 +37,9 @@ PAPERS = {
     "Bravo": "Bravo quantisation keeps quality intact. Bravo needs calibration data.",
     "Charlie": "Charlie routing balances expert load. Charlie drops fewer tokens.",
     "Delta": "Delta caching reuses prefix states. Delta saves memory on long prompts.",
-    "Echo": "Echo filtering removes duplicate pages. Echo keeps rare languages.",
+    # Echo's record states the arXiv ids its claims cite (one in each run): a cited id the
+    # paper does not state would be a made-up citation, no source for the hide rule.
+    "Echo": "Echo filtering removes duplicate pages. Echo keeps rare languages. Echo cites 2307.08691 and 2205.14135.",
     "Foxtrot": "Foxtrot mixtures weight sources by quality. Foxtrot upsamples code.",
     "Golf": "Golf curation prefers textbooks over forums. Golf lists are small.",
     "Hotel": "Hotel synthetic corpora rival crawled text. Hotel prompts vary widely.",

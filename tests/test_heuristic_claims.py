@@ -13,6 +13,8 @@ import pytest
 
 from extract.config import Domain
 from extract.providers.heuristic import Heuristic
+from extract.schemas import TriageClaim
+from extract.stages.validate import claim_problem
 
 from pipelines import run_cli, write_pipeline
 
@@ -257,3 +259,15 @@ def test_short_notes_and_colons_keep_their_findings() -> None:
         "I measured a 2.5x speed-up over the dense baseline on my own cluster.",
         "As Figure 3 shows, sparse routing is 2x faster than dense routing at 32K tokens.",
     ]
+
+
+def test_its_claims_state_only_the_numbers_of_their_quotes() -> None:
+    """A claim is its quote without markdown emphasis, so the validate stage's number check
+    (every number of the claim in its quote) passes by construction."""
+    emphasis = "The **sparse** router is **2.5**x faster and uses **40**% less memory than dense routing."
+    data = f"{emphasis}\n\n{DUMP}"
+    heuristic = Heuristic(domains=[Domain(slug="other")], topics=[], max_claims=20)
+    claims = heuristic.answer(_request(data))["claims"]
+    assert emphasis in [c["quote"] for c in claims]
+    for claim in claims:
+        assert claim_problem(TriageClaim.model_validate(claim), data, ["other"]) is None, claim

@@ -125,6 +125,50 @@ def test_a_line_that_names_its_claim_is_kept_in_it(isolated: Path) -> None:
         assert con.execute("SELECT n_obs FROM claims WHERE claim_id = ?", [named]).fetchone() == (3,)
 
 
+def _cited(db: Path) -> dict[str, tuple[list[str], list[str]]]:
+    """Each observation's citations and flags, by text."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {t: (c, f) for t, c, f in con.execute("SELECT text, citations, flags FROM observations").fetchall()}
+
+
+def test_empty_citations_are_dropped_and_a_claim_id_naming_no_claim_is_flagged(isolated: Path) -> None:
+    named, nowhere = "c-0123456789", "c-abcdefabcd"
+    headline = "report.headline_claims"
+    rows = [
+        # Cites a claim a later line of the file carries, and one no line nor the database has.
+        _obs(ELSE, field_path=headline, stance="consensus", citations=[named, nowhere]),
+        _obs(A1, camp=CAMP, claim_id=named, citations=["", "  "]),
+    ]
+    result = run_cli("import", str(_write(isolated / "a.jsonl", rows)), "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["rejects"] == 0
+    cited = _cited(isolated / "claims.duckdb")
+    assert cited[A1] == ([], [])  # the empty citations are gone, and flag nothing
+    assert cited[ELSE] == ([named, nowhere], [f"unknown_claim:{nowhere}"])
+    # The next file's citation of the claim: stored now, so it names a claim.
+    later = [_obs(B1, field_path=headline, stance="consensus", citations=[named])]
+    assert run_cli("import", str(_write(isolated / "b.jsonl", later))).exit_code == 0
+    assert _cited(isolated / "claims.duckdb")[B1] == ([named], [])
+    # A claim id is no source a reader can follow, known or not.
+    visible = {c["text"] for c in json.loads(run_cli("claims", "--visible", "--json").stdout)}
+    assert visible == {A1}  # the camp anchor
+
+
+def test_an_exported_made_up_citation_stays_flagged(isolated: Path) -> None:
+    """An export's `unknown_citation:` of an arXiv id or URL no record here has is taken back
+    (the chunk that showed it made up is not here); a line without the flag is not flagged."""
+    made_up, url = "2401.99999", "https://example.org/made-up"
+    rows = [
+        _obs(A1, citations=[made_up, url], flags=[f"unknown_citation:{made_up}", f"unknown_citation:{url}"]),
+        _obs(B1, citations=[made_up, url]),  # from elsewhere: taken as a source
+    ]
+    assert run_cli("import", str(_write(isolated / "a.jsonl", rows))).exit_code == 0
+    cited = _cited(isolated / "claims.duckdb")
+    assert cited[A1] == ([made_up, url], [f"unknown_citation:{made_up}", f"unknown_citation:{url}"])
+    assert cited[B1] == ([made_up, url], [])
+    visible = {c["text"] for c in json.loads(run_cli("claims", "--visible", "--json").stdout)}
+    assert visible == {B1}
+
+
 def test_a_new_claim_never_takes_a_stored_claims_id(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A new claim whose id (from its text, scope and topic) a stored claim has goes on
     to n = 1, also when that stored claim was never read: here every token is too

@@ -41,11 +41,11 @@ READY = "html[data-ready='1']"
 ARXIV_HREF = re.compile(r"^https://arxiv\.org/abs/(?:\d{4}\.\d{4,5}|[a-z][a-z-]{0,15}(?:\.[A-Z]{2})?/\d{7})$")
 CURRENT = "claim_id IN (SELECT claim_id FROM current_observations)"
 # The hide rule (every claim here has current observations): one of them anchors a camp
-# or cites an arXiv id, a URL or a record with one, and is not flagged uncited.
+# or cites an arXiv id, a URL or a record with one (a citation flagged unknown aside), and is not flagged uncited.
 VISIBLE = (
     f"{CURRENT} AND claim_id IN (SELECT o.claim_id FROM current_observations o"
     " WHERE NOT list_contains(o.flags, 'uncited') AND (o.camp IS NOT NULL"
-    " OR len(list_filter(o.citations, lambda c:"
+    " OR len(list_filter(o.citations, lambda c: NOT list_contains(o.flags, 'unknown_citation:' || c) AND"
     r" regexp_matches(c, '^(\d{4}\.\d{4,5}|[a-z-]+/\d{7}|https?://.+)$'))) > 0"
     " OR EXISTS (SELECT 1 FROM records r WHERE len(r.arxiv_ids) + len(r.urls) > 0"
     " AND list_contains(o.citations, r.citation_key))))"

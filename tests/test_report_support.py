@@ -179,3 +179,53 @@ def test_an_export_imported_elsewhere_keeps_uncited_statements_hidden(
             "SELECT flags FROM observations WHERE obs_id = ?", [kept["Only a 2-fold speedup is shown."]["obs_id"]]
         ).fetchone() or (None,)
     assert flags == []  # the claim it cites is no unknown citation
+
+
+def test_a_triage_claim_with_an_invented_number_is_rejected_and_vouches_for_nothing(isolated: Path) -> None:
+    """A triage claim stating a number its verbatim quote does not is a per-claim reject,
+    so it cannot support a report statement that repeats the number."""
+    dumps = isolated / "dumps"
+    dumps.mkdir()
+    (dumps / "a.md").write_text(DUMP, encoding="utf-8")
+    quote = "The fused kernel gives a 2x speedup on long sequences."
+    invented = "Fused kernels give a 9x speedup on long sequences."
+    triage: list[str] = []
+
+    def answer(request: dict[str, Any]) -> str:
+        reporting = request["response_format"]["json_schema"]["name"] == "topic_report"
+        # The report prompt lists the record in its data; a triage prompt before it.
+        listed = _RECORD_LINE.search(chunk_data(request) if reporting else request["messages"][1]["content"])
+        assert listed
+        if reporting:
+            cited = {"evidence": "The paper.", "citations": [listed.group(1)]}
+            statements = [
+                {"text": "Fusion gives a 9x speedup.", **cited},
+                {"text": "Fusion gives a 2x speedup.", **cited},
+            ]
+            return json.dumps({"headline_claims": statements, "positions": []})
+        base = {"stance": "consensus", "domain": "training", "tags": ["Kernels"], "topic": "kernels", "quote": quote}
+        claims = [
+            {**base, "text": "The fused kernel doubles speed (2x) on long sequences.", "citations": [listed.group(1)]},
+            {**base, "text": invented, "citations": [listed.group(1)]},
+        ]
+        triage.append(json.dumps({"claims": claims}))
+        return triage[-1]
+
+    with FakeOpenAI(answer) as server:
+        pipeline = write_pipeline(isolated, base_url=server.base_url, inputs=[dumps], extra=TOPICS)
+        result = run_cli("run", str(pipeline), "--json")
+    summary = json.loads(result.stdout)
+    assert result.exit_code == 1, result.output
+    assert summary["reject_reasons"] == {"unsupported_number": 2}
+    rejects = {
+        r["job"]: r for r in map(json.loads, run_cli("export", "rejects", "--format", "jsonl").stdout.splitlines())
+    }
+    assert set(rejects) == {"ref_triage", "topic_report"}
+    claim = rejects["ref_triage"]
+    assert claim["raw_output"] == triage[0] and json.loads(claim["item_json"])["text"] == invented
+    assert claim["detail"] == f"9x in the claim text, not stated by its quote: {quote!r}"
+    assert "9x" in rejects["topic_report"]["detail"]  # no claim of the topic states it now
+    assert set(_observations(isolated)) == {"Fusion gives a 2x speedup."}
+    # The summary counts report statements even when none is uncited.
+    assert summary["report_statements"] == 1 and summary["uncited"] == 0
+    assert "report statements 1, 0 of them uncited" in run_cli("run", str(pipeline)).stdout

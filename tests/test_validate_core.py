@@ -9,9 +9,11 @@ from extract.stages.validate import (
     AnswerError,
     align_quote,
     claim_problem,
+    names_nothing,
     not_a_claim,
     parse_json,
     parse_triage,
+    resolve_citation,
 )
 
 CHUNK = (
@@ -66,6 +68,9 @@ NOT_CLAIMS = [
     ("**核心方法论**", "a heading"),
     ("Predicting the Order of Upcoming Tokens Improves Language Modeling", "a heading"),
     ("实验结果", "a heading"),
+    ("<img src=x onerror=alert(9)>", "HTML markup"),
+    ("<img src=x onerror=alert(9)> Agents need 3 samples.", "HTML markup and a few words"),
+    ("https://example.org/agents Agents need samples.", "a link and a few words"),
 ]
 
 CLAIMS = [
@@ -107,7 +112,109 @@ def test_claim_problem_rejects_non_claims_even_with_a_grounded_quote(text: str, 
 
 @pytest.mark.parametrize("text", CLAIMS)
 def test_claim_problem_keeps_real_claims_with_a_grounded_quote(text: str) -> None:
+    # Each quotes itself: a chunk holding the sentence (its numbers are its quote's).
+    assert claim_problem(_claim(text, quote=text), f"{CHUNK} {text}", DOMAINS) is None
+
+
+def test_a_markup_claim_is_not_called_a_url() -> None:
+    problem = claim_problem(_claim("<img src=x onerror=alert(9)> Agents need 3 samples."), CHUNK, DOMAINS)
+    assert problem is not None and problem[0] == "not_a_claim"
+    assert problem[1].startswith("the claim text is only HTML markup and a few words: ")
+    assert "URL" not in problem[1]
+
+
+# --- numbers a claim states must be in its quote ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Top-2 MoE routing improves perplexity by 3.1%.",
+        "Perplexity improves by 3.1 % with top-2 routing.",  # another spelling of the quote's number
+        "Top-2 routing helps perplexity (about 3.1 points).",  # a bare number is met by 3.1% too
+        "Top-2 routing helps perplexity, per Shazeer2017Outrageous [1].",  # names and markers are no numbers
+    ],
+)
+def test_a_claim_whose_numbers_its_quote_states_is_kept(text: str) -> None:
     assert claim_problem(_claim(text), CHUNK, DOMAINS) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "quote", "missing"),
+    [
+        ("Top-2 MoE routing improves perplexity by 4.7%.", QUOTE, "4.7%"),  # invented, the quote says 3.1%
+        ("Top-2 MoE routing improves perplexity by [47%].", QUOTE, "47%"),
+        ("Top-2 routing is 2x-9x better on perplexity.", QUOTE, "2x, 9x"),
+        # The quote's `top-2` is a name, not the number 2.
+        ("Top-2 routing improves perplexity by 3.1% over 2 baselines.", QUOTE, "2"),
+        # Half a number: the quote cuts 3.1% to 1%, and 1% is not what the chunk says.
+        ("Top-2 routing improves perplexity by 1% at equal compute.", "1% at equal compute", "1%"),
+        # The loose alignment ignores punctuation: a quote `31` stands for the chunk's `3.1%`.
+        ("Top-2 routing improves perplexity by 31.", "improves perplexity by 31 at equal compute", "31"),
+    ],
+)
+def test_a_number_its_quote_does_not_state_rejects_the_claim(text: str, quote: str, missing: str) -> None:
+    problem = claim_problem(_claim(text, quote=quote), CHUNK, DOMAINS)
+    assert problem is not None and problem[0] == "unsupported_number"
+    assert problem[1].startswith(f"{missing} in the claim text, not stated by its quote: ")
+
+
+def test_a_number_the_chunk_states_outside_the_quote_does_not_support_a_claim() -> None:
+    chunk = f"{CHUNK} A dense baseline needs 2x the compute."
+    assert claim_problem(_claim("Top-2 routing needs 2x less compute."), chunk, DOMAINS) == (
+        "unsupported_number",
+        f"2x in the claim text, not stated by its quote: {QUOTE!r}",
+    )
+    wider = f"{QUOTE} at equal compute. See https://arxiv.org/abs/2402.01035 for details. A dense baseline needs 2x"
+    assert claim_problem(_claim("Top-2 routing needs 2x less compute.", quote=wider), chunk, DOMAINS) is None
+
+
+# --- citations: what a triage claim's citation names -------------------------------------------
+
+KEYS = {"Shazeer2017Outrageous": "r-1", "Thread2025Post": "r-2"}
+ARXIV = {"1701.06538": "r-1"}
+URLS = {"https://github.com/example/moe": "r-1"}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "Shazeer2017Outrageous",  # a record's key
+        "1701.06538",  # a record's arXiv id
+        "arXiv:1701.06538v2",
+        "https://arxiv.org/abs/1701.06538",
+        "https://github.com/example/moe/",  # a record's URL, a trailing slash aside
+        "2402.01035",  # no record's, but the chunk states it
+        "https://arxiv.org/abs/2402.01035v1",
+        "hep-th/9901001",  # an old-style id, a record's
+        "arXiv:math.ag/0601001v2",  # an old-style id the chunk states
+    ],
+)
+def test_a_citation_naming_a_record_or_stated_by_the_chunk_counts(raw: str) -> None:
+    chunk = f"{CHUNK} It extends math.AG/0601001."
+    assert not names_nothing(resolve_citation(raw, KEYS, {**ARXIV, "hep-th/9901001": "r-3"}, URLS), chunk)
+
+
+def test_an_old_style_arxiv_id_is_an_arxiv_id() -> None:
+    found = resolve_citation("arXiv:math.ag/0601001v2", KEYS, ARXIV, URLS)
+    assert (found.kind, found.value, found.record_id) == ("arxiv", "math.AG/0601001", None)
+    assert names_nothing(found, CHUNK)  # neither a record's nor in the chunk
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [
+        ("Bogus2099Key", "Bogus2099Key"),  # a key no record has
+        ("2401.99999", "2401.99999"),  # an arXiv id made up
+        ("arXiv:2402.0103", "2402.0103"),  # a prefix of the chunk's id is not its id
+        ("https://arxiv.org/abs/2401.99999", "2401.99999"),
+        ("https://example.org/made-up", "https://example.org/made-up"),  # a URL made up
+    ],
+)
+def test_a_made_up_citation_names_nothing(raw: str, value: str) -> None:
+    found = resolve_citation(raw, KEYS, ARXIV, URLS)
+    assert found.value == value and found.record_id is None
+    assert names_nothing(found, CHUNK)
 
 
 def _reason(claim: TriageClaim) -> str | None:

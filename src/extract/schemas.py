@@ -91,8 +91,9 @@ class ImportedObservation(BaseModel):
     char_start: int | None = Field(default=None, ge=0)
     char_end: int | None = Field(default=None, ge=0)
     created_at: datetime | None = None
-    # An export's flags: only `uncited` is taken back (the hide rule reads it); the
-    # others are derived again here or described the other database.
+    # An export's flags: `uncited` and a made-up arXiv id's or URL's `unknown_citation:`
+    # are taken back (the hide rule reads them); the others are derived again here or
+    # described the other database.
     flags: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")

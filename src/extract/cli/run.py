@@ -133,7 +133,7 @@ def _print_summary(s: RunSummary) -> None:
         f"  tokens {s.prompt_tokens + s.completion_tokens} (prompt {s.prompt_tokens},"
         f" completion {s.completion_tokens})  cost {_money(s.cost_usd)}",
     ]
-    if s.uncited:
+    if s.report_statements:
         lines.append(
             f"  report statements {s.report_statements}, {s.uncited} of them uncited"
             " (flagged, hidden in the claims view)"

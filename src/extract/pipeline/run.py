@@ -41,9 +41,7 @@ from extract.stages.report import ReportJob
 from extract.store import Database, open_database
 from extract.store.batches import open_batches
 from extract.store.claims import claims_a_run_touched, refresh_claims
-from extract.store.documents import (
-    record_lookup,
-)
+from extract.store.documents import record_lookup, record_urls
 from extract.store.runs import finish_run, mark_interrupted, new_run_id, start_run
 
 
@@ -192,6 +190,7 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
                 asks=TriageAsks(pipeline, prompt),
                 citation_keys=keys,
                 arxiv_records=arxiv,
+                url_records=record_urls(db),
                 tokenizer=tokenizer,
                 merger=merger,
                 only_topic=options.topic,

@@ -24,12 +24,20 @@ from extract.stages.formats import Ask
 from extract.stages.gateway import Deferred, ModelGateway
 from extract.stages.merge import Merger
 from extract.stages.topics import assign_topic
-from extract.stages.validate import AnswerError, align_quote, claim_problem, parse_triage, resolve_citation
+from extract.stages.validate import (
+    AnswerError,
+    align_quote,
+    claim_problem,
+    names_nothing,
+    parse_triage,
+    resolve_citation,
+)
 from extract.store import Database
 from extract.store.db import now
 from extract.store.documents import save_chunks
 from extract.store.observations import link_to_run, save_observations, unsaved_observations
 from extract.store.rejects import save_rejects
+from extract.store.visibility import UNKNOWN_CITATION
 
 JOB = "ref_triage"
 # A chunk whose answer is cut off is split in halves once, and never into pieces under
@@ -94,6 +102,7 @@ class ExtractJob:
     asks: TriageAsks
     citation_keys: dict[str, str]
     arxiv_records: dict[str, str]
+    url_records: dict[str, str]  # a record's URL (no trailing slash) -> its id
     tokenizer: Tokenizer
     merger: Merger
     stats: ExtractStats = field(default_factory=ExtractStats)
@@ -253,9 +262,9 @@ class ExtractJob:
                 continue
             citations = []
             for raw in dict.fromkeys(claim.citations):
-                c = resolve_citation(raw, self.citation_keys, self.arxiv_records)
-                if c.kind == "unknown":
-                    flags.append(f"unknown_citation:{c.value}")
+                c = resolve_citation(raw, self.citation_keys, self.arxiv_records, self.url_records)
+                if names_nothing(c, chunk.text):  # the hide rule does not count it
+                    flags.append(f"{UNKNOWN_CITATION}{c.value}")
                 citations.append(Citation(c.raw, c.kind, c.value, c.record_id))
             start = chunk.char_start + alignment.start
             end = chunk.char_start + alignment.end

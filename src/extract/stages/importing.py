@@ -17,6 +17,13 @@ other content (a stored observation, or an earlier line of the file) is a reject
 an edited export line is never silently taken for a duplicate. A span must be whole
 (`char_start` <= `char_end`, a 64-hex `doc_sha256`), and times with a zone are
 stored in UTC.
+
+Citations are resolved against the records here; an empty one is dropped. A claim id
+(`c-0123456789`, what a report statement rests on) is kept as a claim citation,
+flagged `unknown_claim:<id>` when it names no claim here nor any line of the file. Of
+an export line's flags, `uncited` is taken back, and so is `unknown_citation:<value>`
+for an arXiv id or URL that no record here has: what made it unknown (the chunk the
+claim was read from) is not here to check again.
 """
 
 from __future__ import annotations
@@ -36,9 +43,10 @@ from extract.hashing import CLAIM_ID, OBS_ID, canonical_json, short_id
 from extract.models import Citation, Observation, Reject
 from extract.schemas import ImportedObservation
 from extract.stages.validate import resolve_citation
+from extract.store.claims import stored_claim_ids
 from extract.store.db import Database, now
 from extract.store.observations import stored_contents
-from extract.store.visibility import UNCITED
+from extract.store.visibility import UNCITED, UNKNOWN_CITATION, UNKNOWN_CLAIM
 
 
 @dataclass
@@ -79,6 +87,7 @@ def import_batches(
         handle = path.open("rb")
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc}") from exc
+    claims = _claims_named(path, db)
     created = now()
     batch = ParsedImport([], [], 0)
     # The previous batch's named ids: it may not be stored yet when this one is read.
@@ -89,7 +98,7 @@ def import_batches(
             if not raw.strip():
                 continue
             batch.lines += 1
-            _parse_line(raw, number, path, run_id, keys, arxiv, created, batch)
+            _parse_line(raw, number, path, run_id, keys, arxiv, claims, created, batch)
             if batch.lines >= size:
                 batch.offset = handle.tell()
                 _settle(batch, earlier, db, run_id, path, created)
@@ -99,6 +108,28 @@ def import_batches(
     if batch.lines:
         _settle(batch, earlier, db, run_id, path, created)
         yield batch
+
+
+_CARRIED_CLAIM = re.compile(rb'"claim_id"\s*:\s*"(c-[0-9a-f]{10})"')
+_QUOTED_CLAIM = re.compile(rb'"(c-[0-9a-f]{10})"')
+
+
+def _claims_named(path: Path, db: Database | None) -> set[str]:
+    """The claim ids the file's lines may cite that name a claim: one stored here, or one
+    a line of the file carries (an export brings a statement's claims along, in any
+    order). A quick pass over the bytes: any quoted claim id other than the line's own
+    `claim_id` may be a citation (one too many only costs a look-up)."""
+    cited: set[str] = set()
+    carried: set[str] = set()
+    with path.open("rb") as handle:
+        for line in handle:
+            if b'"c-' not in line:
+                continue
+            own = set(_CARRIED_CLAIM.findall(line))
+            carried.update(c.decode() for c in own)
+            cited.update(c.decode() for c in set(_QUOTED_CLAIM.findall(line)) - own)
+    known = cited & carried
+    return known | (stored_claim_ids(db, cited - known) if db is not None else set())
 
 
 def _settle(
@@ -139,6 +170,7 @@ def _parse_line(
     run_id: str,
     keys: dict[str, str],
     arxiv: dict[str, str],
+    claims: set[str],
     created: datetime,
     into: ParsedImport,
 ) -> None:
@@ -159,13 +191,18 @@ def _parse_line(
         return
     citations = []
     flags = []
-    for cited in dict.fromkeys(item.citations):
+    # What the export found unknown (a made-up arXiv id or URL) stays unknown unless a record here has it.
+    exported_unknown = {f.removeprefix(UNKNOWN_CITATION) for f in item.flags if f.startswith(UNKNOWN_CITATION)}
+    for cited in dict.fromkeys(c for c in item.citations if c.strip()):
         if CLAIM_ID.fullmatch(cited):  # the claim a report statement rests on, as an export writes it
             citations.append(Citation(cited, "claim", cited, None))
+            if cited not in claims:
+                flags.append(f"{UNKNOWN_CLAIM}{cited}")
             continue
         c = resolve_citation(cited, keys, arxiv)
-        if c.kind == "unknown":
-            flags.append(f"unknown_citation:{c.value}")
+        made_up = c.kind in ("arxiv", "url") and c.record_id is None and c.value in exported_unknown
+        if c.kind == "unknown" or made_up:
+            flags.append(f"{UNKNOWN_CITATION}{c.value}")
         citations.append(Citation(c.raw, c.kind, c.value, c.record_id))
     if UNCITED in item.flags:
         flags.append(UNCITED)  # an exported uncited statement stays hidden here too

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from extract.hashing import CLAIM_ID
 from extract.models import Citation
 from extract.stages.validate import ResolvedCitation, resolve_citation
-from extract.store.visibility import UNCITED
+from extract.store.visibility import UNCITED, UNKNOWN_CITATION
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class TopicCitations:
                 if found.record_id is not None:
                     records.add(found.record_id)
             else:
-                flags.append(f"unknown_citation:{value}")
+                flags.append(f"{UNKNOWN_CITATION}{value}")
         if not citations:
             flags.append(UNCITED)
         return Resolved(tuple(dict.fromkeys(citations)), tuple(flags), frozenset(records))

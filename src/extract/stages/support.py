@@ -14,9 +14,13 @@ module owns what counts as a number and when two are the same:
   `12`); a bare number is met by the same value in any form;
 - not numbers: a four-digit year from 1900 to 2099 standing alone (a year with `%`,
   `x` or a magnitude is a number); digits inside a name (`GPT-4`, `Qwen2.5-7B`,
-  `FP8`, `Metis2025Home`); bracketed citation markers and field paths (`[Key2024Name]`,
-  `[2]`, `positions[0]`); arXiv ids, claim ids (`c-0123456789`) and URLs; list
-  markers (`1.` or `2)` opening a line, `(3)`, `4、`, circled `①`);
+  `FP8`, `Metis2025Home`); bracketed citation keys, reference markers and indexes
+  (`[Key2024Name]`, `[2]`, `[2, 3]`, `positions[0]`) but not a bracketed quantity
+  (`[47%]`, `[12x]`, `[0.85]` are numbers); arXiv ids, claim ids (`c-0123456789`) and
+  URLs; list markers (`1.` or `2)` opening a line, `(3)`, `4、`, circled `①`);
+- a range is two numbers, however it is joined (`2x-9x`, `2x–9x`, `2x to 9x`, `2x/9x`);
+  `.47` is 0.47 and `3e-5` is 0.00003 (`1e400%` is that percentage, never a `1`);
+- markdown emphasis is ignored (`**12**%` is `12%`);
 - numbers written as words (`twelve`, `十二`) are not recognised.
 
 Pure functions: no store, no model.
@@ -28,14 +32,17 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
 
 # Removed before numbers are looked for: each is an identifier, not a quantity.
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
-_ARXIV = re.compile(r"(?:arxiv:\s*)?(?<!\d)(?<!\d\.)\d{4}\.\d{4,5}(?:v\d+)?(?!\d|\.\d)", re.IGNORECASE)
+# An arXiv id, and whatever follows an `arXiv:` prefix (an id cut short is no quantity either).
+_ARXIV = re.compile(r"arxiv:\s*[^\s,;)\]]+|(?<!\d)(?<!\d\.)\d{4}\.\d{4,5}(?:v\d+)?(?!\d|\.\d)", re.IGNORECASE)
 _CLAIM_ID = re.compile(r"\bc-[0-9a-f]{10}\b")
-# A bracketed token with no space inside: a citation key, a footnote, an index.
-_BRACKETED = re.compile(r"\[[^\[\]\s]*\]")
+# A bracketed citation key (it opens with a letter or `@`: `[Key2024Name]`, `[@smith:12]`),
+# a reference marker or an index (whole numbers only: `[2]`, `[2, 3]`, `[1-4]`,
+# `positions[0]`). A bracketed quantity (`[47%]`, `[12x]`, `[0.85]`) is left to be read.
+_BRACKETED = re.compile(r"\[@?[A-Za-z][^\[\]\s]*\]|\[\d{1,3}(?:\s*[,\-–]\s*\d{1,3})*\]")
 _LIST_MARKER = re.compile(
     r"^[ \t]*\(?\d{1,2}[.)、](?=\s|[^\d\s.,])|(?<!\S)\(?\d{1,2}\)(?=\s)|(?<![\w.])\d{1,2}、", re.MULTILINE
 )
@@ -44,11 +51,12 @@ _NAME = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][A-Za-z0-9]*(?:[-_.][A-Za-z0-9]+)*"
 # Circled digits (`①`), which NFKC would turn into plain ones: list markers.
 _CIRCLED = re.compile(r"[\u2460-\u2473\u24f5-\u24fe\u2776-\u2793]")
 
-# A number: not inside a name (a letter or a letter-hyphen before it) nor inside another
-# number; `1,000` whole before `1`; then an optional unit.
+# A number: not inside a name (a letter or a letter-hyphen before it, but `2x-9x` is a
+# range of multipliers) nor inside another number; `1,000` whole before `1`; `.47`;
+# `3e-5`; then an optional unit.
 _NUMBER = re.compile(
-    r"(?<![A-Za-z0-9_.])(?<![A-Za-z]-)"
-    r"(?P<digits>\d{1,3}(?:,\d{3})+(?!\d|,\d)|\d+(?:\.\d+)?)"
+    r"(?<![A-Za-z0-9_.])(?<![A-Za-wyz]-)(?<![^0-9]x-)(?<!^x-)"
+    r"(?P<digits>\d{1,3}(?:,\d{3})+(?!\d|,\d)|(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?)"
     r"(?:"
     r"\s?(?P<percent>%|(?i:percent|per\s?cent)\b)"
     r"|\s?(?P<times>×|x(?![A-Za-z0-9])|(?i:-?fold|times)\b|倍)"
@@ -70,6 +78,9 @@ _MAGNITUDE = {
     "亿": Decimal(10**8),
 }
 _YEARS = (1900, 2099)
+# Exact enough for any number a text states, and no overflow (`1e400`; past the
+# largest exponent a value is infinite rather than an error).
+_CONTEXT = Context(prec=60, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[])
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,9 @@ class Number:
 
 def _bare(text: str) -> str:
     """The text without what only looks like numbers (identifiers, markers), NFKC-normalised."""
+    # Markdown emphasis is no part of a number (`**12**%` is `12%`): a claim written
+    # without it (as the heuristic model writes its quotes) states the same numbers.
+    text = text.replace("**", "").replace("__", "")
     text = _CIRCLED.sub(" ", text)  # before NFKC, which makes `①` a `1`
     text = unicodedata.normalize("NFKC", text)
     for pattern in (_URL, _CLAIM_ID, _ARXIV, _BRACKETED, _LIST_MARKER):
@@ -98,14 +112,14 @@ def numbers(text: str) -> list[Number]:
     """Every number the text states, in order (repeats kept)."""
     out: list[Number] = []
     for m in _NUMBER.finditer(_bare(text)):
-        value = Decimal(m.group("digits").replace(",", ""))
+        value = _CONTEXT.create_decimal(m.group("digits").replace(",", ""))
         unit = (m.group("suffix") or m.group("word") or m.group("cjk") or "").lower()
         kind = "%" if m.group("percent") else "x" if m.group("times") else ""
         if not kind and not unit and _YEARS[0] <= value <= _YEARS[1] and len(m.group("digits")) == 4:
             continue
         if unit:
-            value *= _MAGNITUDE[unit]
-        out.append(Number(value.normalize(), kind, m.group(0).strip()))
+            value = _CONTEXT.multiply(value, _MAGNITUDE[unit])
+        out.append(Number(value.normalize(_CONTEXT), kind, m.group(0).strip()))
     return out
 
 

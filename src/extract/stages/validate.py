@@ -4,9 +4,25 @@ A response either parses into the schema or is re-asked (then rejected whole).
 Within a parsed response each claim is judged alone: a quote not found in the
 chunk (exactly, then with whitespace, punctuation and case ignored), an unknown
 domain, an empty text or a text that is no claim at all (only a URL, an arXiv id,
-a citation key, a formula, a code line, a table row or a heading) sends that
-claim to the rejects table with its reason; the rest are kept with document
-character offsets and an alignment status.
+a citation key, a formula, a code line, a table row, a heading, or markup or a link
+with a few words), or a number in the claim text that its quote does not state
+(`unsupported_number`) sends that claim to the rejects table with its reason; the
+rest are kept with document character offsets and an alignment status.
+
+Numbers are checked against the quote, not the whole chunk: the quote is the
+evidence the claim is kept with, and a chunk holds other results (a table, another
+paper's figures) that would let a number the quote does not state pass. The quote
+is read as it stands in the chunk (the aligned span), not as the model wrote it: the
+loose alignment ignores punctuation, so a quote `37%` would otherwise stand for a
+chunk's `3.7`. The span is widened over a number it cuts (`5%` of `12.5%`), so that
+half a number never supports a claim. What a number is, and when two are the same,
+is `extract.stages.support`'s (a bare number is met by the same value in any form).
+
+A triage claim's citation counts when it names something: the key or an arXiv id or
+URL of a stored record, or an arXiv id or URL the chunk itself states. Anything else
+(a key no record has, an arXiv id or URL made up) is kept flagged
+`unknown_citation:<value>`, and the hide rule (`extract.store.visibility`) does not
+count it.
 """
 
 from __future__ import annotations
@@ -21,10 +37,13 @@ from pydantic import ValidationError
 from extract.linekind import line_kind
 from extract.schemas import TriageAnswer, TriageClaim
 from extract.stages.ingest.metadata import arxiv_ids
+from extract.stages.support import found_in, unsupported
 
 MIN_QUOTE_CHARS = 6
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*)\n\s*```\s*$", re.DOTALL)
 _ARXIV_ID = re.compile(r"^(?:arxiv:\s*)?(\d{4}\.\d{4,5})(?:v\d+)?$", re.IGNORECASE)
+# An old-style id (`hep-th/9901001`, `math.AG/0601001`), normalised by `arxiv_ids`.
+_OLD_ARXIV_ID = re.compile(r"^(?:arxiv:\s*)?([a-z][a-z\-]{0,15}(?:\.[a-z]{2})?/\d{7})(?:v\d+)?$", re.IGNORECASE)
 
 # What a claim text may be instead of a claim (see `not_a_claim`); URLs, formulas, code,
 # table rows and headings are told apart by `extract.linekind`.
@@ -41,6 +60,12 @@ _NOT_PROSE = {
     "table": "a table row",
     "heading": "a heading",
 }
+# What a `url` line (`extract.linekind`) holds besides words: HTML tags, links.
+_HTML_TAG = re.compile(r"</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>?")
+_ONLY_TAGS = re.compile(r"(?:\s*</?[A-Za-z][\w-]*(?:\s[^<>]*)?/?>)+\s*")
+_LINK = re.compile(r"!?\[[^\[\]]*\]\([^()\s]*\)|<?(?:https?://|www\.)[^\s<>]+>?", re.IGNORECASE)
+# What a number cut at a quote's end may go on with: more digits, then a unit.
+_NUMBER_TAIL = re.compile(r"(?:[.,]?\d)*(?:\s?[%％×倍万亿]|(?:x|[kKMBT])(?![A-Za-z]))?")
 _OUTER_PAIRS = {"(": ")", "[": "]", "<": ">", "{": "}", "`": "`", '"': '"', "'": "'", "“": "”", "「": "」", "（": "）"}
 
 
@@ -141,12 +166,20 @@ def _unwrapped(text: str) -> str:
 
 def not_a_claim(text: str) -> str | None:
     """Why the text states nothing (it is only a URL, an arXiv id, citation keys, a formula, a code line,
-    a table row or a heading), or None."""
+    a table row, a heading, HTML markup, or a link or markup with a few words), or None."""
+    if _ONLY_TAGS.fullmatch(text):
+        return "HTML markup"
     bare = _unwrapped(text)
     if not bare:
         return None
     kind = line_kind(bare)
     if kind == "url":
+        # A link or a tag with fewer than a few words beside it: say which it is.
+        if _HTML_TAG.search(bare):
+            rest = _LINK.sub(" ", _HTML_TAG.sub(" ", bare))
+            return "HTML markup" + (" and a few words" if any(c.isalnum() for c in rest) else "")
+        if any(c.isalnum() for c in _LINK.sub(" ", bare)):
+            return "a link and a few words"
         return _NOT_PROSE[kind]
     if _ARXIV_ONLY.match(bare):
         return "an arXiv id"
@@ -168,9 +201,28 @@ def claim_problem(claim: TriageClaim, chunk_text: str, domains: list[str]) -> tu
         return "unknown_domain", f"domain {claim.domain!r} is not in the taxonomy"
     if len(_folded(claim.quote)[0]) < MIN_QUOTE_CHARS:
         return "quote_too_short", f"quote {claim.quote[:60]!r} is too short to ground a claim"
-    if align_quote(claim.quote, chunk_text) is None:
+    alignment = align_quote(claim.quote, chunk_text)
+    if alignment is None:
         return "quote_not_found", f"quote not found in chunk: {claim.quote[:120]!r}"
+    evidence = quoted_span(chunk_text, alignment)
+    missing = unsupported(claim.text, found_in([evidence]))
+    if missing:
+        return (
+            "unsupported_number",
+            f"{', '.join(str(n) for n in missing)} in the claim text, not stated by its quote: {evidence[:120]!r}",
+        )
     return None
+
+
+def quoted_span(chunk_text: str, alignment: Alignment) -> str:
+    """The chunk's text the quote stands for, widened over a number it cuts at either end."""
+    start, end = alignment.start, alignment.end
+    while start > 0 and (
+        chunk_text[start - 1].isdigit() or (chunk_text[start - 1] in ".," and chunk_text[start : start + 1].isdigit())
+    ):
+        start -= 1
+    tail = _NUMBER_TAIL.match(chunk_text, end) if end > 0 and chunk_text[end - 1].isdigit() else None
+    return chunk_text[start : tail.end() if tail else end]
 
 
 @dataclass(frozen=True)
@@ -181,8 +233,10 @@ class ResolvedCitation:
     record_id: str | None
 
 
-def resolve_citation(raw: str, keys: dict[str, str], arxiv: dict[str, str]) -> ResolvedCitation:
-    """Classify one citation string against the stored records."""
+def resolve_citation(
+    raw: str, keys: dict[str, str], arxiv: dict[str, str], urls: dict[str, str] | None = None
+) -> ResolvedCitation:
+    """Classify one citation string against the stored records (by key, arXiv id, URL)."""
     value = raw.strip()
     match = _ARXIV_ID.match(value)
     if match:
@@ -190,9 +244,32 @@ def resolve_citation(raw: str, keys: dict[str, str], arxiv: dict[str, str]) -> R
         return ResolvedCitation(raw, "arxiv", arxiv_id, arxiv.get(arxiv_id))
     if value in keys:
         return ResolvedCitation(raw, "key", value, keys[value])
+    old = _OLD_ARXIV_ID.match(value)
+    if old:
+        arxiv_id = arxiv_ids(f"arXiv:{old.group(1)}")[0]
+        return ResolvedCitation(raw, "arxiv", arxiv_id, arxiv.get(arxiv_id))
     if value.startswith(("http://", "https://")):
         ids = arxiv_ids(value)
         if ids:
             return ResolvedCitation(raw, "arxiv", ids[0], arxiv.get(ids[0]))
-        return ResolvedCitation(raw, "url", value, None)
+        found = urls.get(url_key(value)) if urls else None
+        return ResolvedCitation(raw, "url", value, found)
     return ResolvedCitation(raw, "unknown", value, None)
+
+
+def url_key(url: str) -> str:
+    """A URL as looked up: without a trailing slash (`https://x.org/a/` is `https://x.org/a`)."""
+    return url.rstrip("/")
+
+
+def names_nothing(citation: ResolvedCitation, chunk_text: str) -> bool:
+    """Whether a triage claim's citation names nothing a reader could follow: a key no
+    record has, or an arXiv id or URL that is no stored record's and that the chunk the
+    claim was read from does not state (made up)."""
+    if citation.kind == "unknown":
+        return True
+    if citation.record_id is not None or citation.kind not in ("arxiv", "url"):
+        return False
+    if citation.kind == "arxiv":
+        return re.search(rf"(?<![\d.]){re.escape(citation.value)}(?!\d)", chunk_text, re.IGNORECASE) is None
+    return url_key(citation.value) not in chunk_text

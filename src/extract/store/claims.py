@@ -15,7 +15,7 @@ from typing import Any
 
 from extract.store.db import Database
 from extract.store.observations import EVIDENCE_KEY
-from extract.store.visibility import VISIBLE_CLAIM_IDS, VISIBLE_PARAMS
+from extract.store.visibility import UNKNOWN_CITATION, VISIBLE_CLAIM_IDS, VISIBLE_PARAMS
 
 CLAIM_COLUMNS = (
     "claim_id",
@@ -202,17 +202,39 @@ def claims_by_prefix(db: Database, prefix: str, limit: int = 3) -> list[str]:
     return [r[0] for r in rows]
 
 
+def stored_claim_ids(db: Database, ids: Iterable[str]) -> set[str]:
+    """Those of `ids` that are claims here."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return set()
+    rows = db.con.execute(
+        "SELECT claim_id FROM claims SEMI JOIN (SELECT unnest(?::VARCHAR[]) AS claim_id) USING (claim_id)", [wanted]
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
 def count_claims(db: Database) -> int:
     row = db.con.execute("SELECT count(*) FROM claims").fetchone()
     return int(row[0]) if row else 0
 
 
 def topic_claims(db: Database, topic: str, limit: int) -> list[tuple[str, str, str, list[str]]]:
-    """(claim id, text, stance, citations) of the topic's triage claims, most observed first."""
+    """(claim id, text, stance, citations) of the topic's triage claims, most observed first.
+    A citation one of the claim's observations flags `unknown_citation:` (it names
+    nothing: `store.visibility`) is left out: no source for a report to repeat."""
     return db.con.execute(
-        "SELECT c.claim_id, c.text, c.stance, c.citations FROM claims c JOIN claim_index i USING (claim_id)"
-        " WHERE i.scope = 'triage' AND list_contains(c.topics, ?) ORDER BY c.n_obs DESC, c.claim_id LIMIT ?",
-        [topic, limit],
+        """
+        WITH unknown AS (
+            SELECT claim_id, list(DISTINCT substr(flag, length(?) + 1)) AS cited
+            FROM (SELECT claim_id, unnest(flags) AS flag FROM observations) WHERE starts_with(flag, ?)
+            GROUP BY claim_id
+        )
+        SELECT c.claim_id, c.text, c.stance,
+               list_filter(c.citations, lambda x: NOT list_contains(coalesce(u.cited, []), x))
+        FROM claims c JOIN claim_index i USING (claim_id) LEFT JOIN unknown u USING (claim_id)
+        WHERE i.scope = 'triage' AND list_contains(c.topics, ?) ORDER BY c.n_obs DESC, c.claim_id LIMIT ?
+        """,
+        [UNKNOWN_CITATION, UNKNOWN_CITATION, topic, limit],
     ).fetchall()
 
 

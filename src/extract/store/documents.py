@@ -67,6 +67,15 @@ def record_lookup(db: Database) -> tuple[dict[str, str], dict[str, str]]:
     return keys, arxiv
 
 
+def record_urls(db: Database) -> dict[str, str]:
+    """URL (without a trailing slash) -> record_id over every stored record's URLs."""
+    found: dict[str, str] = {}
+    for record_id, urls in db.con.execute("SELECT record_id, urls FROM records ORDER BY record_id").fetchall():
+        for url in urls:
+            found.setdefault(url.rstrip("/"), record_id)
+    return found
+
+
 def topic_records(db: Database, topic: str) -> list[tuple[str, str, list[str], str]]:
     """(record id, citation key, arXiv ids, title) of records the topic's triage claims come from."""
     return db.con.execute(
