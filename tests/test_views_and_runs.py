@@ -6,9 +6,13 @@ import re
 from pathlib import Path
 
 import duckdb
+import pytest
 
+from extract.errors import ConfigError
+from extract.pipeline.diff import diff_runs
 from extract.store.db import open_database
 from extract.store.migrations import MIGRATIONS
+from extract.store.runs import start_run
 from extract.store.views import VIEWS
 
 # `current_observations` as migration 011 created it, before views moved to store/views.py:
@@ -125,3 +129,43 @@ def test_a_database_from_before_views_py_opens_with_the_current_views(tmp_path: 
     with open_database(path) as db:
         assert view_sql(db.con) == code_views(tmp_path)
         assert current(db.con) == ["o2", "o3"]
+
+
+def test_runs_topic_is_migrated_from_the_command_and_read_by_the_view_and_diff(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    old_database(path, "012_structured_output")
+    with duckdb.connect(str(path)) as con:
+        add_run(con, "r1", 1, "run")
+        add_run(con, "r2", 2, "run --topic x")
+        add_run(con, "r3", 3, "import")
+        add_triage(con, "o1", "r1", "x")
+        add_triage(con, "o2", "r2", "x")
+        add_triage(con, "o3", "r1", "y")
+    # Read-only before any writing open migrated it: the old view, and diff still scopes.
+    assert diff_runs(path, "r1", "r2")["topic"] == "x"
+    with open_database(path) as db:
+        assert "013_runs_topic" in {r[0] for r in db.con.execute("SELECT name FROM _migrations").fetchall()}
+        topics = db.con.execute("SELECT run_id, topic, command FROM runs ORDER BY run_id").fetchall()
+        assert topics == [("r1", None, "run"), ("r2", "x", "run --topic x"), ("r3", None, "import")]
+        assert current(db.con) == ["o2", "o3"]
+        # The column, not the command, is what supersedes: a run whose command names no
+        # topic but whose topic is y replaces y's earlier triage.
+        db.con.execute("UPDATE runs SET topic = 'y' WHERE run_id = 'r1'")
+        add_run(db.con, "r4", 4, "run")
+        db.con.execute("UPDATE runs SET topic = 'y' WHERE run_id = 'r4'")
+        add_triage(db.con, "o4", "r4", "y")
+        assert current(db.con) == ["o2", "o4"]
+    assert diff_runs(path, "r3", "r2")["topic"] == "x"
+    with pytest.raises(ConfigError, match=r"different topics \(x, y\)"):
+        diff_runs(path, "r1", "r2")
+
+
+def test_a_topic_run_writes_its_topic_and_its_command(tmp_path: Path) -> None:
+    path = tmp_path / "claims.duckdb"
+    with open_database(path) as db:
+        start_run(db, "r1", command="run --topic x", pipeline={}, topic="x")
+        start_run(db, "r2", command="run", pipeline={})
+        assert db.con.execute("SELECT run_id, command, topic FROM runs ORDER BY run_id").fetchall() == [
+            ("r1", "run --topic x", "x"),
+            ("r2", "run", None),
+        ]

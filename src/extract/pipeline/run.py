@@ -109,6 +109,7 @@ def _run_row(
         db,
         summary.run_id,
         command="run" if topic is None else f"run --topic {topic}",
+        topic=topic,
         pipeline={
             "name": pipeline.name,
             "path": str(pipeline.path) if pipeline.path else None,

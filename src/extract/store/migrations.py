@@ -368,6 +368,16 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE responses ADD COLUMN structured_output VARCHAR;
         """,
     ),
+    (
+        "013_runs_topic",
+        """
+        -- The topic a `run --topic SLUG` run re-extracted (NULL for every other run), so
+        -- that nothing parses `command` (kept as typed, for display) to find it.
+        ALTER TABLE runs ADD COLUMN topic VARCHAR;
+        UPDATE runs SET topic = substr(command, length('run --topic ') + 1)
+        WHERE starts_with(command, 'run --topic ');
+        """,
+    ),
 ]
 
 

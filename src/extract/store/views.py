@@ -14,7 +14,7 @@ import duckdb
 # What the claims view shows, by what runs output (`run_observations`), not by which
 # run stored a row first:
 # - a topic's newest report run replaces its older ones;
-# - a `run --topic T` replaces T's earlier triage; one answered from the
+# - a `run --topic T` (`runs.topic` = T) replaces T's earlier triage; one answered from the
 #   cache replays older observations, and those are then T's current ones;
 # - of the triage observations one request's answers made in one topic, only the newest
 #   answer's are current: a plain run after `run --topic T --fresh` replays the fresh
@@ -25,14 +25,15 @@ import duckdb
 # Older observations stay in `observations` for audit and `extract show`.
 CURRENT_OBSERVATIONS = """
 WITH outputs AS (
-    SELECT l.run_id, r.started_at, r.command, o.obs_id, o.job, o.topic, o.request_hash, o.answer_no
+    SELECT l.run_id, r.started_at, r.command, r.topic AS run_topic, o.obs_id, o.job, o.topic, o.request_hash,
+           o.answer_no
     FROM run_observations l JOIN observations o USING (obs_id) JOIN runs r ON r.run_id = l.run_id
 ), report_latest AS (
     SELECT topic, arg_max(run_id, started_at) AS run_id
     FROM outputs WHERE job = 'topic_report' AND command <> 'import' GROUP BY topic
 ), topic_reruns AS (
     SELECT topic, max(started_at) AS started_at
-    FROM outputs WHERE job = 'ref_triage' AND command = 'run --topic ' || topic GROUP BY topic
+    FROM outputs WHERE job = 'ref_triage' AND run_topic = topic GROUP BY topic
 ), newest_answers AS (
     SELECT request_hash, topic, max(answer_no) AS answer_no
     FROM outputs WHERE job = 'ref_triage' AND request_hash IS NOT NULL GROUP BY request_hash, topic
