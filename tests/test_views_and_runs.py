@@ -1,8 +1,10 @@
-"""Views defined once and recreated by every writing open; the runs table's topic column."""
+"""Views defined once and recreated by every writing open; the runs table's topic column;
+the run counters a run summary carries."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import fields
 from pathlib import Path
 
 import duckdb
@@ -10,6 +12,9 @@ import pytest
 
 from extract.errors import ConfigError
 from extract.pipeline.diff import diff_runs
+from extract.pipeline.run import NOT_SUMMARISED, RunSummary, summary_counts
+from extract.stages.extract import ExtractStats
+from extract.stages.gateway import GatewayStats
 from extract.store.db import open_database
 from extract.store.migrations import MIGRATIONS
 from extract.store.runs import start_run
@@ -169,3 +174,27 @@ def test_a_topic_run_writes_its_topic_and_its_command(tmp_path: Path) -> None:
             ("r1", "run --topic x", "x"),
             ("r2", "run", None),
         ]
+
+
+def test_every_run_counter_reaches_the_summary_or_is_named_as_not() -> None:
+    """Each counter of the extract job and its gateway is either copied into a RunSummary
+    field by `summary_counts` or listed in NOT_SUMMARISED: a counter added or renamed on
+    one side only fails here instead of vanishing from the summary."""
+    # Every int counter gets a value of its own, so the summary's values say which it read.
+    job, gateway = ExtractStats(), GatewayStats()
+    source: dict[int, str] = {}
+    for stats in (job, gateway):
+        for f in fields(stats):
+            if type(getattr(stats, f.name)) is int:
+                value = 1000 + len(source)
+                setattr(stats, f.name, value)
+                source[value] = f"{type(stats).__name__}.{f.name}"
+    counts = summary_counts(job, gateway, rejects=-1)
+    copied = {source[v] for v in counts.values() if v in source}
+    every = {f"{type(s).__name__}.{f.name}" for s in (job, gateway) for f in fields(s)}
+    assert copied | set(NOT_SUMMARISED) == every
+    assert not copied & set(NOT_SUMMARISED)
+    assert len(copied) == len(counts) - 1  # each counter once, and `rejects` (the job's so far)
+    assert counts["rejects"] == -1
+    summary_fields = {f.name: f.type for f in fields(RunSummary)}
+    assert {name: summary_fields.get(name) for name in counts} == dict.fromkeys(counts, "int")
