@@ -52,12 +52,11 @@ from typing import Any
 
 from extract.errors import ConfigError, NotFound
 from extract.store import open_database
-from extract.store.diffs import resolve_run, run_info, run_output
+from extract.store.diffs import resolve_run, run_info, run_output, run_topic
 
 SCHEMA = "extract.diff/1"
 CHANGE_KINDS = ("stance-flip", "domain", "tags", "citations", "evidence")
 KINDS = ("new", "dropped", *CHANGE_KINDS)
-TOPIC_RUN = "run --topic "
 
 
 @dataclass(frozen=True)
@@ -195,11 +194,12 @@ def compare_outputs(a_rows: list[dict[str, Any]], b_rows: list[dict[str, Any]]) 
     }
 
 
-def diff_scope(command_a: str, command_b: str, topic: str | None) -> str | None:
-    """The topic to compare within: the one asked for, else the one a `run --topic` run re-extracted."""
+def diff_scope(topic_a: str | None, topic_b: str | None, topic: str | None) -> str | None:
+    """The topic to compare within: the one asked for, else the one a `run --topic` run
+    re-extracted (`topic_a`, `topic_b`: the runs' `runs.topic`)."""
     if topic is not None:
         return topic
-    reruns = sorted({c.removeprefix(TOPIC_RUN) for c in (command_a, command_b) if c.startswith(TOPIC_RUN)})
+    reruns = sorted({t for t in (topic_a, topic_b) if t is not None})
     if len(reruns) > 1:
         raise ConfigError(f"the runs re-extracted different topics ({', '.join(reruns)}): pass --topic to choose one")
     return reruns[0] if reruns else None
@@ -209,7 +209,7 @@ def diff_runs(db_path: Path, run_a: str, run_b: str, topic: str | None = None) -
     """`extract diff`: the changes from run A to run B (see the module docstring for the shape)."""
     with open_database(db_path, read_only=True) as db:
         info_a, info_b = (run_info(db, resolve_run(db, ref)) for ref in (run_a, run_b))
-        scope = diff_scope(info_a["command"], info_b["command"], topic)
+        scope = diff_scope(run_topic(db, info_a["run_id"]), run_topic(db, info_b["run_id"]), topic)
         a_rows, b_rows = run_output(db, info_a["run_id"], scope), run_output(db, info_b["run_id"], scope)
     if scope is not None and not a_rows and not b_rows:
         raise NotFound(f"neither run output anything in topic {scope}")

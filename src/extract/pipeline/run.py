@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from extract.config import Pipeline, Topic
@@ -35,8 +35,8 @@ from extract.pipeline.merging import configured_merger
 from extract.prompting import load_prompt
 from extract.providers.openai_batch import OpenAIBatches
 from extract.stages.batch import submit as submit_batches
-from extract.stages.extract import ExtractJob, TriageAsks
-from extract.stages.gateway import ModelGateway
+from extract.stages.extract import ExtractJob, ExtractStats, TriageAsks
+from extract.stages.gateway import GatewayStats, ModelGateway
 from extract.stages.report import ReportJob
 from extract.store import Database, open_database
 from extract.store.batches import open_batches
@@ -109,6 +109,7 @@ def _run_row(
         db,
         summary.run_id,
         command="run" if topic is None else f"run --topic {topic}",
+        topic=topic,
         pipeline={
             "name": pipeline.name,
             "path": str(pipeline.path) if pipeline.path else None,
@@ -238,7 +239,7 @@ async def _extract_all(
     gate = asyncio.Semaphore(concurrency * 2)
 
     def advance() -> None:
-        stats: dict[str, float | None] = dict(_stats(job))
+        stats: dict[str, float | None] = dict(summary_counts(job.stats, job.gateway.stats, job.rejects_so_far))
         stats["cost_usd"] = cost_of(
             job.pipeline, job.model, job.gateway.stats.prompt_tokens, job.gateway.stats.completion_tokens
         )
@@ -279,17 +280,41 @@ async def _extract_all(
         ticker.cancel()
         job.flush()
         await job.gateway.close()
-        for key, value in _stats(job).items():
-            setattr(summary, key, value)
+        for key, value in summary_counts(job.stats, job.gateway.stats, job.rejects_so_far).items():
+            setattr(summary, key, value)  # every key a RunSummary field (tests/test_views_and_runs.py)
         summary.reject_reasons = dict(sorted(job.stats.reject_reasons.items()))
         summary.structured_output = job.gateway.formats.describe()
 
 
-def _stats(job: ExtractJob) -> dict[str, int]:
-    """The job's and its gateway's counters that a run summary carries (rejects include
-    those not yet written)."""
-    names = {f.name for f in fields(RunSummary)}
-    counts = {
-        k: v for k, v in (asdict(job.stats) | asdict(job.gateway.stats)).items() if k in names and isinstance(v, int)
+# The counters of the extract job (ExtractStats) and of its gateway (GatewayStats) that
+# a run summary does not copy, and why; every other counter is copied by `summary_counts`.
+NOT_SUMMARISED = {
+    "ExtractStats.parsed": "answers that parsed: only for the unparsed-answers limit",
+    "ExtractStats.unparsed": "answers that did not parse: only for that limit",
+    "ExtractStats.rejects": "rejects written so far: the summary counts those not yet written too",
+    "ExtractStats.reject_reasons": "copied sorted by reason (`reject_reasons`)",
+    "ExtractStats.claim_ids": "the summary counts them (`claims`)",
+}
+
+
+def summary_counts(job: ExtractStats, gateway: GatewayStats, rejects: int) -> dict[str, int]:
+    """The run summary's counters (by RunSummary field) from the job's and its gateway's
+    (`rejects`: the job's rejects so far, those not yet written included)."""
+    return {
+        "chunks": job.chunks,
+        "reasks": job.reasks,
+        "splits": job.splits,
+        "deferred": job.deferred,
+        "outside_topic": job.outside_topic,
+        "failed": job.failed,
+        "observations": job.observations,
+        "uncited": job.uncited,
+        "rejects": rejects,
+        "calls": gateway.calls,
+        "cached": gateway.cached,
+        "retries": gateway.retries,
+        "format_refusals": gateway.format_refusals,
+        "budget_cuts": gateway.budget_cuts,
+        "prompt_tokens": gateway.prompt_tokens,
+        "completion_tokens": gateway.completion_tokens,
     }
-    return {**counts, "rejects": job.rejects_so_far}

@@ -13,6 +13,7 @@ import duckdb
 
 from extract.errors import DatabaseInUse, InputError
 from extract.store.migrations import apply_migrations
+from extract.store.views import create_views
 
 _BATCH_ROWS = 256
 _BULK_ROWS = 2000
@@ -102,7 +103,9 @@ def _is_duckdb_file(path: Path) -> bool:
 
 
 def open_database(path: Path, *, read_only: bool = False) -> Database:
-    """Open (and migrate) the database; one writer at a time, enforced by DuckDB's file lock."""
+    """Open the database; one writer at a time, enforced by DuckDB's file lock. A writing
+    open applies the migrations and recreates every view (`store/views.py`); a read-only
+    one sees the views as the last writing open left them."""
     if read_only and not path.exists():
         raise InputError(f"no database at {path} (run `extract run` first, or pass --db)")
     if not read_only:
@@ -124,4 +127,5 @@ def open_database(path: Path, *, read_only: bool = False) -> Database:
     con.execute("SET enable_progress_bar = false")
     if not read_only:
         apply_migrations(con)
+        create_views(con)
     return Database(path=path, con=con)

@@ -14,6 +14,10 @@ from extract.store.db import Database
 # one before it (by start time).
 RUN_SHORTCUTS = {"latest": 1, "previous": 2}
 
+# The topic of a run in a database from before migration 013 that no writing open has
+# migrated yet (`extract diff` opens read-only), read as that migration fills it in.
+_UNMIGRATED_TOPIC = "CASE WHEN starts_with(command, 'run --topic ') THEN substr(command, 13) END"
+
 RUN_INFO_COLUMNS = ("run_id", "started_at", "status", "command", "pipeline_name", "pipeline_hash", "model", "prompts")
 
 OUTPUT_COLUMNS = (
@@ -61,6 +65,14 @@ def run_info(db: Database, run_id: str) -> dict[str, Any]:
     info["started_at"] = info["started_at"].isoformat(timespec="seconds")
     info["prompts"] = json.loads(info["prompts"]) if info["prompts"] else {}
     return info
+
+
+def run_topic(db: Database, run_id: str) -> str | None:
+    """The topic a `run --topic` run re-extracted (`runs.topic`); None for any other run."""
+    columns = db.con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = 'runs'").fetchall()
+    topic = "topic" if ("topic",) in columns else _UNMIGRATED_TOPIC
+    row = db.con.execute(f"SELECT {topic} FROM runs WHERE run_id = ?", [run_id]).fetchone()
+    return row[0] if row else None
 
 
 def run_output(db: Database, run_id: str, topic: str | None) -> list[dict[str, Any]]:

@@ -1,6 +1,9 @@
 """Named, append-only schema migrations; each runs in a transaction with its record row.
 
 Never edit or reorder an applied migration: add a new one at the end.
+
+Views are not migrated: each is defined once in `store/views.py` and recreated every
+time a database is opened for writing (the migrations that once created them are no-ops).
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ MIGRATIONS: list[tuple[str, str]] = [
             run_id VARCHAR PRIMARY KEY,
             started_at TIMESTAMP NOT NULL,
             finished_at TIMESTAMP,
-            status VARCHAR NOT NULL,          -- running | done | done_with_rejects | failed | interrupted
+            -- running | done | done_with_rejects | done_with_skips | batch_pending | failed | interrupted
+            status VARCHAR NOT NULL,
             command VARCHAR NOT NULL,
             pipeline_name VARCHAR,
             pipeline_path VARCHAR,
@@ -201,24 +205,9 @@ MIGRATIONS: list[tuple[str, str]] = [
     (
         "004_current_observations",
         """
-        -- What the claims view shows: a topic's newest report run replaces its older
-        -- ones, and a `run --topic` replaces that topic's earlier triage. Older
-        -- observations stay in `observations` for audit and `extract show`.
-        CREATE VIEW current_observations AS
-        WITH report_latest AS (
-            SELECT o.topic, arg_max(o.run_id, r.started_at) AS run_id
-            FROM observations o JOIN runs r USING (run_id)
-            WHERE o.job = 'topic_report' GROUP BY o.topic
-        ), topic_reruns AS (
-            SELECT o.topic, max(r.started_at) AS started_at
-            FROM observations o JOIN runs r USING (run_id)
-            WHERE o.job = 'ref_triage' AND r.command = 'run --topic ' || o.topic GROUP BY o.topic
-        )
-        SELECT o.* FROM observations o JOIN runs r USING (run_id)
-        LEFT JOIN report_latest l ON o.job = 'topic_report' AND l.topic = o.topic
-        LEFT JOIN topic_reruns t ON o.job = 'ref_triage' AND t.topic = o.topic
-        WHERE (o.job <> 'topic_report' OR l.run_id = o.run_id)
-          AND (t.started_at IS NULL OR r.started_at >= t.started_at);
+        -- Created the `current_observations` view; views live in store/views.py now,
+        -- recreated each time a database is opened for writing.
+        SELECT 1;
         """,
     ),
     (
@@ -288,28 +277,8 @@ MIGRATIONS: list[tuple[str, str]] = [
     (
         "008_current_by_output",
         """
-        -- The claims view by what runs output, not by which run stored a row first: a
-        -- `run --topic` answered from the cache replays older observations, and those
-        -- are then that topic's current ones. Imports add to what is current and
-        -- supersede nothing.
-        CREATE OR REPLACE VIEW current_observations AS
-        WITH outputs AS (
-            SELECT l.run_id, r.started_at, r.command, o.obs_id, o.job, o.topic
-            FROM run_observations l JOIN observations o USING (obs_id) JOIN runs r ON r.run_id = l.run_id
-        ), report_latest AS (
-            SELECT topic, arg_max(run_id, started_at) AS run_id
-            FROM outputs WHERE job = 'topic_report' AND command <> 'import' GROUP BY topic
-        ), topic_reruns AS (
-            SELECT topic, max(started_at) AS started_at
-            FROM outputs WHERE job = 'ref_triage' AND command = 'run --topic ' || topic GROUP BY topic
-        ), current_ids AS (
-            SELECT DISTINCT x.obs_id FROM outputs x
-            LEFT JOIN report_latest l ON x.job = 'topic_report' AND l.topic = x.topic
-            LEFT JOIN topic_reruns t ON x.job = 'ref_triage' AND t.topic = x.topic
-            WHERE (x.job <> 'topic_report' OR x.command = 'import' OR l.run_id = x.run_id)
-              AND (t.started_at IS NULL OR x.started_at >= t.started_at OR x.command = 'import')
-        )
-        SELECT o.* FROM observations o SEMI JOIN current_ids c ON o.obs_id = c.obs_id;
+        -- Redefined `current_observations` by what runs output (see store/views.py).
+        SELECT 1;
         """,
     ),
     (
@@ -376,35 +345,9 @@ MIGRATIONS: list[tuple[str, str]] = [
     (
         "011_newest_answer_current",
         """
-        -- As 008, and of the triage observations one request's answers made in one topic,
-        -- only the newest answer's are current: a plain run after `run --topic T --fresh`
-        -- replays the fresh answers, whose claims of other topics would otherwise count
-        -- beside the older answer's. A topic the newest answer has not reached yet (the
-        -- `--topic` run keeps other topics out) keeps its older answer's.
-        CREATE OR REPLACE VIEW current_observations AS
-        WITH outputs AS (
-            SELECT l.run_id, r.started_at, r.command, o.obs_id, o.job, o.topic, o.request_hash, o.answer_no
-            FROM run_observations l JOIN observations o USING (obs_id) JOIN runs r ON r.run_id = l.run_id
-        ), report_latest AS (
-            SELECT topic, arg_max(run_id, started_at) AS run_id
-            FROM outputs WHERE job = 'topic_report' AND command <> 'import' GROUP BY topic
-        ), topic_reruns AS (
-            SELECT topic, max(started_at) AS started_at
-            FROM outputs WHERE job = 'ref_triage' AND command = 'run --topic ' || topic GROUP BY topic
-        ), newest_answers AS (
-            SELECT request_hash, topic, max(answer_no) AS answer_no
-            FROM outputs WHERE job = 'ref_triage' AND request_hash IS NOT NULL GROUP BY request_hash, topic
-        ), current_ids AS (
-            SELECT DISTINCT x.obs_id FROM outputs x
-            LEFT JOIN report_latest l ON x.job = 'topic_report' AND l.topic = x.topic
-            LEFT JOIN topic_reruns t ON x.job = 'ref_triage' AND t.topic = x.topic
-            LEFT JOIN newest_answers n ON x.job = 'ref_triage' AND n.request_hash = x.request_hash
-                 AND n.topic IS NOT DISTINCT FROM x.topic
-            WHERE (x.job <> 'topic_report' OR x.command = 'import' OR l.run_id = x.run_id)
-              AND (t.started_at IS NULL OR x.started_at >= t.started_at OR x.command = 'import')
-              AND (n.answer_no IS NULL OR x.answer_no = n.answer_no)
-        )
-        SELECT o.* FROM observations o SEMI JOIN current_ids c ON o.obs_id = c.obs_id;
+        -- Redefined `current_observations`: of one request's answers in one topic, only
+        -- the newest answer's are current (see store/views.py).
+        SELECT 1;
         """,
     ),
     (
@@ -423,6 +366,16 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         -- The mode each answer was asked in (provenance); NULL for answers stored before.
         ALTER TABLE responses ADD COLUMN structured_output VARCHAR;
+        """,
+    ),
+    (
+        "013_runs_topic",
+        """
+        -- The topic a `run --topic SLUG` run re-extracted (NULL for every other run), so
+        -- that nothing parses `command` (kept as typed, for display) to find it.
+        ALTER TABLE runs ADD COLUMN topic VARCHAR;
+        UPDATE runs SET topic = substr(command, length('run --topic ') + 1)
+        WHERE starts_with(command, 'run --topic ');
         """,
     ),
 ]

@@ -13,14 +13,16 @@ def new_run_id() -> str:
     return "run-" + now().strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(2)
 
 
-def start_run(db: Database, run_id: str, *, command: str, pipeline: dict[str, Any]) -> None:
+def start_run(db: Database, run_id: str, *, command: str, pipeline: dict[str, Any], topic: str | None = None) -> None:
+    """A new run row, `running`; `topic` is the one a `run --topic` run re-extracts."""
     db.con.execute(
-        "INSERT INTO runs (run_id, started_at, status, command, pipeline_name, pipeline_path, pipeline_hash,"
-        " pipeline_json, model, prompts) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO runs (run_id, started_at, status, command, topic, pipeline_name, pipeline_path, pipeline_hash,"
+        " pipeline_json, model, prompts) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             run_id,
             now(),
             command,
+            topic,
             pipeline.get("name"),
             pipeline.get("path"),
             pipeline.get("hash"),
