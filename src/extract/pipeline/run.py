@@ -25,13 +25,11 @@ from extract.pipeline.common import (
     capabilities_of,
     check_topic,
     cost_of,
-    count_work,
-    ingest_and_chunk,
     make_provider,
     prepare,
-    topic_work,
 )
 from extract.pipeline.merging import configured_merger
+from extract.pipeline.work import Work, select_work
 from extract.prompting import load_prompt
 from extract.providers.openai_batch import OpenAIBatches
 from extract.stages.batch import submit as submit_batches
@@ -152,7 +150,7 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
         raise ConfigError("--fresh cannot be combined with --batch: run --fresh without --batch")
     check_topic(pipeline, options.topic)
     prepared = prepare(pipeline, options, progress)
-    files, prompt, tokenizer, db_path = prepared.files, prepared.prompt, prepared.tokenizer, prepared.db_path
+    prompt, tokenizer, db_path = prepared.prompt, prepared.tokenizer, prepared.db_path
     provider = make_provider(pipeline, model)
     with open_database(db_path) as db, configured_merger(db, pipeline, model) as (merger, arbiters):
         stale = mark_interrupted(db)
@@ -165,12 +163,7 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
         with _run_row(db, summary, pipeline, prompts, options.topic):
             if provider.capabilities.batch and open_batches(db):
                 summary.batch_answers = collect_into_cache(db, pipeline, progress).answers
-            work = ingest_and_chunk(db, pipeline, files, summary, tokenizer, progress, run_id=summary.run_id)
-            if options.topic is not None:
-                work = topic_work(db, pipeline, options.topic, work)
-                count_work(summary, work)
-            if options.limit is not None:
-                work = work[: options.limit]
+            work = select_work(db, pipeline, options, prepared, summary, progress, run_id=summary.run_id)
             keys, arxiv = record_lookup(db)
             gateway = ModelGateway(
                 db,
@@ -227,7 +220,7 @@ def _touched(job: ExtractJob) -> set[str]:
 
 async def _extract_all(
     job: ExtractJob,
-    work: list[tuple[Chunk, Record, Document]],
+    work: Work,
     concurrency: int,
     progress: Progress,
     summary: RunSummary,
