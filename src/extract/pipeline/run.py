@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import signal
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
@@ -29,6 +30,7 @@ from extract.pipeline.common import (
     prepare,
 )
 from extract.pipeline.merging import configured_merger
+from extract.pipeline.storing import store_batch
 from extract.pipeline.work import Work, select_work
 from extract.prompting import load_prompt
 from extract.providers.openai_batch import OpenAIBatches
@@ -185,7 +187,7 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
                 arxiv_records=arxiv,
                 url_records=record_urls(db),
                 tokenizer=tokenizer,
-                merger=merger,
+                store=functools.partial(store_batch, db, merger, summary.run_id),
                 only_topic=options.topic,
             )
             reports = None
