@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from extract.pipeline import importing
+from extract.pipeline import importing, storing
 from extract.stages import merge
 from extract.stages.importing import import_batches
 from extract.stages.merge import Merger, Signature, _Claim
@@ -365,13 +365,13 @@ def test_batches_stored_while_the_next_is_placed_count_duplicates_once(
     path = _write(isolated / "repeats.jsonl", rows)
     whole = importing.import_observations(path, isolated / "whole.duckdb")
     monkeypatch.setattr(importing, "import_batches", functools.partial(import_batches, size=2))
-    save = importing.save_observations
+    save = storing.save_observations
 
     def slow_save(db: Any, observations: Any) -> Any:
         time.sleep(0.05)  # the next batch is placed before this one is stored
         return save(db, observations)
 
-    monkeypatch.setattr(importing, "save_observations", slow_save)
+    monkeypatch.setattr(storing, "save_observations", slow_save)
     small = importing.import_observations(path, isolated / "small.duckdb")
     assert (small.lines, small.observations, small.duplicates) == (whole.lines, whole.observations, whole.duplicates)
     assert (small.observations, small.duplicates) == (3, 9)

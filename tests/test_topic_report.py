@@ -338,6 +338,39 @@ def test_plan_with_a_topic_counts_what_run_with_it_would_do(isolated: Path) -> N
     assert unknown.exit_code == 2 and "unknown topic 'nope'" in unknown.output
 
 
+def test_plan_with_a_topic_and_a_limit_predicts_the_runs_work(isolated: Path) -> None:
+    """`plan --topic --limit` counts and asks for the chunks `run --topic --limit` works on:
+    the limit cuts the topic's chunks (not the input's), before and after a run."""
+    dumps, topics = _two_topics(isolated)
+    (dumps / "b.md").write_text(
+        "## More data\nDeduplicated web data adds 2 points over raw crawls.\n", encoding="utf-8"
+    )
+    # No topic reports: a run's calls are then its chunks' (a plan counts no offline report).
+    extra = topics + "\n[report]\nenabled = false\n"
+    pipeline = write_pipeline(isolated, inputs=[dumps], model="heuristic", extra=extra)
+
+    def summary(command: str, *args: str) -> dict[str, Any]:
+        result = run_cli(command, str(pipeline), "--json", "--topic", "data", *args)
+        assert result.exit_code == 0, result.output
+        return dict(json.loads(result.stdout))
+
+    def planned(*args: str) -> tuple[int, ...]:
+        s = summary("plan", *args)
+        return s["documents"], s["records"], s["chunks"], s["calls"], s["cached"]
+
+    def ran(*args: str) -> tuple[int, ...]:
+        s = summary("run", *args)
+        return s["documents"], s["records"], s["chunks"], s["calls"], s["cached"]
+
+    first = planned("--limit", "1")
+    assert first == (2, 2, 1, 1, 0)  # the topic's inputs; one chunk asked for
+    assert ran("--limit", "1") == first
+    second = planned("--limit", "2")
+    assert second[:3] == (2, 2, 2) and second[4] == 1  # the first chunk is answered, the second is not
+    assert ran("--limit", "2") == second
+    assert ran("--limit", "5") == planned("--limit", "5") == (2, 2, 2, 0, 2)
+
+
 def test_the_progress_bar_ends_at_its_total_with_the_runs_calls(isolated: Path) -> None:
     """The bar counts each chunk, then each topic report, and its last counters are the summary's."""
     pipeline = load_pipeline(PROJECT_ROOT / "pipelines" / "demo.toml")

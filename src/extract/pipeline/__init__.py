@@ -1,7 +1,9 @@
 """The pipeline layer: each command's library function, on top of the stages.
 
 `run` knows the order of the stages; `plan`, `batches`, `importing`, `topics` and
-`diff` serve the other commands; `common` holds what they share.
+`diff` serve the other commands; `common` holds what they share, `work` the
+work `run` does and `plan` predicts, `storing` how runs and imports store a
+batch of observations.
 """
 
 from extract.pipeline.batches import batch_overview, collect_pipeline_batches

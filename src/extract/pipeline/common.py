@@ -1,4 +1,4 @@
-"""What every pipeline command shares: options, progress, inputs, reading and cutting them, cost."""
+"""What every pipeline command shares: options, progress, inputs and reading them, models, cost."""
 
 from __future__ import annotations
 
@@ -8,23 +8,13 @@ from typing import Protocol
 
 from extract.config import HEURISTIC, Pipeline
 from extract.errors import ConfigError, InputError, SkippedInput
-from extract.models import Chunk, Document, Record
 from extract.prompting import PromptTemplate, load_prompt
 from extract.providers import Capabilities, Provider
 from extract.providers.heuristic import Heuristic
 from extract.providers.openai_chat import CAPABILITIES as OPENAI_CAPABILITIES
 from extract.providers.openai_chat import OpenAIChat
-from extract.stages.chunk import OFFLINE_ENCODING, Tokenizer, chunk_record, load_tokenizer
+from extract.stages.chunk import OFFLINE_ENCODING, Tokenizer, load_tokenizer
 from extract.stages.ingest import IngestedDocument, ingest_file
-from extract.stages.topics import assign_topic
-from extract.store import Database
-from extract.store.documents import (
-    citation_keys,
-    save_chunks,
-    save_document,
-    save_records,
-    topic_records,
-)
 
 SUPPORTED = (".md", ".markdown", ".txt", ".html", ".htm", ".jsonl")
 DEFAULT_DB = Path("claims.duckdb")
@@ -187,45 +177,6 @@ def read_input(
     return ingested
 
 
-def ingest_and_chunk(
-    db: Database | None,
-    pipeline: Pipeline,
-    files: list[Path],
-    summary: InputCounts,
-    tokenizer: Tokenizer,
-    progress: Progress,
-    *,
-    run_id: str | None,
-) -> list[tuple[Chunk, Record, Document]]:
-    """Read and cut every input; with a run id, store documents, records and chunks."""
-    existing = citation_keys(db) if db is not None else {}
-    taken = set(existing.values())
-    work: list[tuple[Chunk, Record, Document]] = []
-    for path in files:
-        ingested = read_input(path, pipeline, progress, summary.skipped, existing_keys=existing, taken_keys=taken)
-        if ingested is None:
-            continue
-        doc = ingested.document
-        if db is not None and run_id is not None:
-            save_document(db, doc, run_id)
-            save_records(db, ingested.records)
-        summary.documents += 1
-        summary.records += len(ingested.records)
-        next_idx = 0
-        doc_chunks: list[Chunk] = []
-        for record in ingested.records:
-            chunks = chunk_record(
-                doc.text, record, tokenizer, pipeline.chunking.max_tokens, pipeline.chunking.overlap_tokens, next_idx
-            )
-            next_idx += len(chunks)
-            doc_chunks.extend(chunks)
-            work.extend((c, record, doc) for c in chunks)
-        if db is not None and run_id is not None:
-            save_chunks(db, doc_chunks, tokenizer.name)
-    summary.chunks = len(work)
-    return work
-
-
 @dataclass(frozen=True)
 class Prepared:
     """What `run` and `plan` settle before reading anything: the model, the input
@@ -254,26 +205,3 @@ def check_topic(pipeline: Pipeline, slug: str | None) -> None:
     if slug is not None and slug not in pipeline.topic_slugs():
         declared = ", ".join(pipeline.topic_slugs()) or "none"
         raise ConfigError(f"unknown topic {slug!r} (declared: {declared})")
-
-
-def topic_work(
-    db: Database | None, pipeline: Pipeline, slug: str, work: list[tuple[Chunk, Record, Document]]
-) -> list[tuple[Chunk, Record, Document]]:
-    """The chunks of a topic's records: those its claims came from (none without a
-    database), and those its filters match."""
-    topic = next(t for t in pipeline.topics if t.slug == slug)
-    known = {r[0] for r in topic_records(db, slug)} if db is not None else set()
-
-    def matches(record: Record, doc: Document) -> bool:
-        text = doc.text[record.char_start : record.char_end]
-        return assign_topic([topic], None, text, (), record.title, doc.path) == slug
-
-    chosen = {r.record_id for _, r, d in work if r.record_id in known or matches(r, d)}
-    return [item for item in work if item[1].record_id in chosen]
-
-
-def count_work(summary: InputCounts, work: list[tuple[Chunk, Record, Document]]) -> None:
-    """The documents, records and chunks a narrowed run (`--topic`) works on, not the whole input's."""
-    summary.documents = len({doc.sha256 for _, _, doc in work})
-    summary.records = len({record.record_id for _, record, _ in work})
-    summary.chunks = len(work)

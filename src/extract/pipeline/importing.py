@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -14,16 +13,12 @@ from extract.config import Pipeline
 from extract.errors import InputError
 from extract.models import Observation
 from extract.pipeline.merging import configured_merger
+from extract.pipeline.storing import place_batch, write_batch
 from extract.stages.importing import ParsedImport, import_batches
 from extract.stages.merge import no_cyclic_gc
 from extract.store import Database, open_database
-from extract.store.claim_index import save_index
 from extract.store.claims import refresh_claims
-from extract.store.documents import (
-    record_lookup,
-)
-from extract.store.observations import link_to_run, save_observations, unsaved_observations
-from extract.store.rejects import save_rejects
+from extract.store.documents import record_lookup
 from extract.store.runs import finish_run, new_run_id, start_run
 
 
@@ -93,13 +88,13 @@ def import_observations(
             for parsed in import_batches(path, summary.run_id, keys, arxiv, db=db):
                 # The batch being stored may not be visible yet: its ids are not fresh.
                 in_flight = {o.obs_id for o in previous.observations} if storing else set()
-                fresh = [o for o in unsaved_observations(db, parsed.observations) if o.obs_id not in in_flight]
-                placed = merger.assign(fresh)
-                rows, delta = merger.changes()
+                placed = place_batch(
+                    db, merger, summary.run_id, parsed.observations, parsed.rejects, in_flight=in_flight
+                )
                 if storing:
                     _count(summary, previous, storing.result(), touched)
                     told(previous.offset, size, summary)
-                storing = writer.submit(_store, store, summary.run_id, parsed, placed, rows, delta)
+                storing = writer.submit(write_batch, store, placed)
                 previous = parsed
             if storing:
                 _count(summary, previous, storing.result(), touched)
@@ -116,23 +111,6 @@ def import_observations(
             skipped=[],
         )
     return summary
-
-
-def _store(
-    db: Database,
-    run_id: str,
-    parsed: ParsedImport,
-    placed: list[Observation],
-    rows: list[list[Any]],
-    delta: Counter[str],
-) -> list[Observation]:
-    saved = save_observations(db, placed)
-    save_index(db, rows, delta)
-    # Those just saved were linked to this run with them; the rest are replays.
-    just_saved = {o.obs_id for o in saved}
-    link_to_run(db, run_id, [o for o in parsed.observations if o.obs_id not in just_saved])
-    save_rejects(db, parsed.rejects)
-    return saved
 
 
 def _count(summary: ImportSummary, parsed: ParsedImport, saved: list[Observation], touched: set[str]) -> None:

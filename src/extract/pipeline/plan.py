@@ -14,11 +14,9 @@ from extract.pipeline.common import (
     capabilities_of,
     check_topic,
     cost_of,
-    count_work,
-    ingest_and_chunk,
     prepare,
-    topic_work,
 )
+from extract.pipeline.work import select_work
 from extract.providers import Capabilities
 from extract.providers.openai_chat import endpoint_url
 from extract.stages.extract import TriageAsks
@@ -55,22 +53,11 @@ def plan_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | 
     progress = progress or SilentProgress()
     check_topic(pipeline, options.topic)
     prepared = prepare(pipeline, options, progress)
-    model, files, prompt, tokenizer, db_path = (
-        prepared.model,
-        prepared.files,
-        prepared.prompt,
-        prepared.tokenizer,
-        prepared.db_path,
-    )
+    model, prompt, tokenizer, db_path = prepared.model, prepared.prompt, prepared.tokenizer, prepared.db_path
     summary = PlanSummary(model=model, db=str(db_path))
     db = open_database(db_path, read_only=True) if db_path.exists() else None
     try:
-        work = ingest_and_chunk(db, pipeline, files, summary, tokenizer, progress, run_id=None)
-        if options.topic is not None:
-            work = topic_work(db, pipeline, options.topic, work)
-            count_work(summary, work)
-        if options.limit is not None:
-            work = work[: options.limit]
+        work = select_work(db, pipeline, options, prepared, summary, progress, run_id=None)
         asks = TriageAsks(pipeline, prompt)
         capabilities = capabilities_of(model)
         mode = _mode(db, pipeline, model, capabilities)

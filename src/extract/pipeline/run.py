@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import signal
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -25,13 +26,12 @@ from extract.pipeline.common import (
     capabilities_of,
     check_topic,
     cost_of,
-    count_work,
-    ingest_and_chunk,
     make_provider,
     prepare,
-    topic_work,
 )
 from extract.pipeline.merging import configured_merger
+from extract.pipeline.storing import store_batch
+from extract.pipeline.work import Work, select_work
 from extract.prompting import load_prompt
 from extract.providers.openai_batch import OpenAIBatches
 from extract.stages.batch import submit as submit_batches
@@ -153,7 +153,7 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
         raise ConfigError("--fresh cannot be combined with --batch: run --fresh without --batch")
     check_topic(pipeline, options.topic)
     prepared = prepare(pipeline, options, progress)
-    files, prompt, tokenizer, db_path = prepared.files, prepared.prompt, prepared.tokenizer, prepared.db_path
+    prompt, tokenizer, db_path = prepared.prompt, prepared.tokenizer, prepared.db_path
     provider = make_provider(pipeline, model)
     with open_database(db_path) as db, configured_merger(db, pipeline, model) as (merger, arbiters):
         stale = mark_interrupted(db)
@@ -166,12 +166,7 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
         with _run_row(db, summary, pipeline, prompts, options.topic):
             if provider.capabilities.batch and open_batches(db):
                 summary.batch_answers = collect_into_cache(db, pipeline, progress).answers
-            work = ingest_and_chunk(db, pipeline, files, summary, tokenizer, progress, run_id=summary.run_id)
-            if options.topic is not None:
-                work = topic_work(db, pipeline, options.topic, work)
-                count_work(summary, work)
-            if options.limit is not None:
-                work = work[: options.limit]
+            work = select_work(db, pipeline, options, prepared, summary, progress, run_id=summary.run_id)
             keys, arxiv = record_lookup(db)
             gateway = ModelGateway(
                 db,
@@ -193,7 +188,7 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
                 arxiv_records=arxiv,
                 url_records=record_urls(db),
                 tokenizer=tokenizer,
-                merger=merger,
+                store=functools.partial(store_batch, db, merger, summary.run_id),
                 only_topic=options.topic,
             )
             reports = None
@@ -228,7 +223,7 @@ def _touched(job: ExtractJob) -> set[str]:
 
 async def _extract_all(
     job: ExtractJob,
-    work: list[tuple[Chunk, Record, Document]],
+    work: Work,
     concurrency: int,
     progress: Progress,
     summary: RunSummary,

@@ -10,6 +10,7 @@ answer is never re-asked as if invalid: the chunk is split, down to a floor.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,6 @@ from extract.schemas import TriageAnswer, triage_schema
 from extract.stages.chunk import Tokenizer, split_chunk
 from extract.stages.formats import Ask
 from extract.stages.gateway import Deferred, ModelGateway
-from extract.stages.merge import Merger
 from extract.stages.topics import assign_topic
 from extract.stages.validate import (
     AnswerError,
@@ -35,8 +35,6 @@ from extract.stages.validate import (
 from extract.store import Database
 from extract.store.db import now
 from extract.store.documents import save_chunks
-from extract.store.observations import link_to_run, save_observations, unsaved_observations
-from extract.store.rejects import save_rejects
 from extract.store.visibility import UNKNOWN_CITATION
 
 JOB = "ref_triage"
@@ -47,6 +45,11 @@ JOB = "ref_triage"
 MAX_SPLIT_DEPTH = 1
 MIN_SPLIT_TOKENS = 100
 UNPARSED_LIMIT = 10
+
+# Stores a batch of this run's observations and rejects (the pipeline's `store_batch`:
+# skip those stored, place the rest in claims, write, link to the run) and returns the
+# observations stored now, with their claim ids.
+StoreBatch = Callable[[list[Observation], list[Reject]], list[Observation]]
 
 
 @dataclass
@@ -104,7 +107,7 @@ class ExtractJob:
     arxiv_records: dict[str, str]
     url_records: dict[str, str]  # a record's URL (no trailing slash) -> its id
     tokenizer: Tokenizer
-    merger: Merger
+    store: StoreBatch
     stats: ExtractStats = field(default_factory=ExtractStats)
     flush_every: int = 20_000
     only_topic: str | None = None  # `run --topic`: keep only this topic's observations
@@ -315,12 +318,9 @@ class ExtractJob:
         """Write buffered observations and rejects (call at the end, whatever happened)."""
         observations, self._observations = self._observations, []
         rejects, self._rejects = self._rejects, []
-        new = save_observations(self.db, self.merger.assign(unsaved_observations(self.db, observations)))
-        self.merger.persist()
-        link_to_run(self.db, self.run_id, observations)
+        new = self.store(observations, rejects)
         self.stats.observations += len(new)
         self.stats.claim_ids.update(o.claim_id for o in new)
-        save_rejects(self.db, rejects)
         # A replayed answer's reject is already stored, but it is still this run's reject.
         self.stats.rejects += len(rejects)
 

@@ -51,7 +51,6 @@ from extract.store.claim_index import (
     count_stored_claims,
     load_signatures,
     postings_generation,
-    save_index,
     stored_claim_ids,
     token_frequencies,
 )
@@ -668,6 +667,3 @@ class Merger:
             c.gained = None
         delta, self._df_delta = self._df_delta, Counter()
         return rows, delta
-
-    def persist(self) -> None:
-        save_index(self.db, *self.changes())
