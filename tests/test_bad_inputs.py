@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from pipelines import run_cli, write_pipeline
 
@@ -33,6 +34,7 @@ def test_bad_files_are_skipped_recorded_and_exit_1(isolated: Path) -> None:
     assert n_obs == 1  # the good file was still extracted
 
 
+@pytest.mark.slow
 def test_a_5mb_single_line_is_chunked_and_extracted(isolated: Path) -> None:
     dumps = isolated / "dumps"
     dumps.mkdir()

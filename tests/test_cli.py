@@ -175,6 +175,7 @@ def test_claims_by_tag(demo_db: Path) -> None:
     assert tagged and all("flashattention-2" in [t.lower() for t in c["tags"]] for c in tagged)
 
 
+@pytest.mark.slow
 def test_broken_pipe_is_quiet(isolated: Path) -> None:
     dump = isolated / "big.md"
     dump.write_text("\n".join(f"## P{i}\nPaper {i} improves accuracy by {i}% on task {i}.\n" for i in range(600)))

@@ -189,6 +189,7 @@ def test_each_changed_claim_is_shown_with_its_kinds_and_details(
     assert detail("Bravo", "observations").text_content() == "1 → 1"
 
 
+@pytest.mark.slow
 def test_changed_claims_link_to_their_cards(open_page: Callable[[Path], Opened], pages: Pages, tmp_path: Path) -> None:
     page = _opened(open_page, pages.html)
     listed = {c["id"]: c for c in _embedded(pages.html.read_text("utf-8"))["sections"]["claims"]["claims"]}

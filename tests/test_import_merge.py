@@ -419,6 +419,7 @@ def _paraphrases(n: int, seed: int) -> list[dict[str, Any]]:
     return rows
 
 
+@pytest.mark.slow
 def test_placement_does_not_depend_on_the_process_string_hash_seed(isolated: Path) -> None:
     """Sets iterate in an order that differs between processes: the merge must not."""
     rows = _write(isolated / "obs.jsonl", _paraphrases(3000, seed=11))
@@ -478,6 +479,7 @@ class _FullLoad(_Recording):
             )
 
 
+@pytest.mark.slow
 def test_an_incremental_merge_reads_every_claim_a_full_load_would_make_a_candidate(isolated: Path) -> None:
     """A merger holding only some stored claims gives every observation the candidates
     (so the claims) of one holding them all, without reading claims while placing."""

@@ -270,6 +270,7 @@ def test_payloads_reach_claims_and_evidence(xss_db: Path) -> None:
     assert {(r[4], r[5], r[6], r[0]) for r in evidence if r[1] == "topic_report"} == {(SCRIPT, IMG, BREAKOUT, IMG)}
 
 
+@pytest.mark.slow
 def test_planted_payloads_show_as_text_and_run_nothing(open_page: Callable[[Path], Opened], xss_report: Path) -> None:
     opened = open_page(xss_report)
     page = opened.page
@@ -457,6 +458,7 @@ def test_run_option_keeps_the_claims_of_that_run(demo_report: tuple[Path, Path],
     assert result.exit_code == 2 and result.output.strip() == "error: no run run-nope (list them with `extract runs`)"
 
 
+@pytest.mark.slow
 def test_ten_thousand_claims_load_and_filter(open_page: Callable[[Path], Opened], tmp_path: Path) -> None:
     db = tmp_path / "big.duckdb"
     _extract("import", str(write_jsonl(tmp_path / "big.jsonl", synthetic_observations(10_000))), "--db", str(db))

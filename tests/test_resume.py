@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 
 from fake_openai import FakeOpenAI, Reply
 from pipelines import chunk_data, grounded_answer, paper_list, run_cli, write_pipeline
@@ -57,6 +58,7 @@ def _observations(db: Path) -> list[tuple[Any, ...]]:
         return con.execute("SELECT obs_id, claim_id, char_start, char_end FROM observations ORDER BY obs_id").fetchall()
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_then_resume(isolated: Path) -> None:
     dumps = paper_list(isolated, 40)
     with FakeOpenAI(_answer) as server:
@@ -90,6 +92,7 @@ def test_sigkill_mid_run_then_resume(isolated: Path) -> None:
     assert _observations(db) == _fault_free_observations(isolated, dumps)
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(isolated: Path) -> None:
     dumps = paper_list(isolated, 30)
     with FakeOpenAI(_answer) as server:
@@ -113,6 +116,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(isolated: Path) -> None:
         assert con.execute("SELECT count(*) FROM observations").fetchone() == (30,)
 
 
+@pytest.mark.slow
 def test_chaos_with_kills_ends_like_a_fault_free_run(isolated: Path) -> None:
     """Random 429/5xx/slow/dropped answers and SIGKILLs: the final database holds one
     answer per chunk and the same observations as a run without faults."""

@@ -65,6 +65,7 @@ def test_every_observation_is_grounded_at_its_offsets(seeded: tuple[Path, dict[s
     assert summary["rejects"] == 0
 
 
+@pytest.mark.slow
 def test_rerun_is_free_and_keeps_claim_ids(seeded: tuple[Path, dict[str, object], str]) -> None:
     db, summary, command = seeded
     before = sorted(str(c["claim_id"]) for c in _export(db, "claims"))
@@ -158,6 +159,7 @@ def _title_like(line: str) -> bool:
     return bool(cjk and len(bare) <= 40) or (not cjk and ":" in bare and len(bare.split()) <= 12)
 
 
+@pytest.mark.slow
 def test_no_claim_is_a_formula_code_table_row_url_or_heading(seeded: tuple[Path, dict[str, object], str]) -> None:
     db, _, _ = seeded
     texts = {d["sha256"]: str(d["text"]) for d in _export(db, "documents")}

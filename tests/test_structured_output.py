@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 
 from fake_openai import FakeOpenAI, Reply, response_format
 from pipelines import grounded_answer, paper_list, run_cli, write_pipeline
@@ -175,6 +176,7 @@ def test_a_model_that_always_rambles_splits_a_chunk_at_most_to_the_floor(isolate
     assert reasons == [("truncated", 2)]
 
 
+@pytest.mark.slow
 def test_sigterm_marks_the_run_interrupted_prints_its_summary_and_the_next_run_resumes(isolated: Path) -> None:
     dumps = paper_list(isolated, 8)
     answered: list[str] = []
@@ -245,6 +247,7 @@ def test_classify_reads_the_servers_own_words() -> None:
         client.close()
 
 
+@pytest.mark.slow
 def test_a_slow_endpoint_gets_no_more_calls_in_flight_than_finish_within_the_timeout(isolated: Path) -> None:
     """A local server answers one call at a time: calls queued behind it would time out."""
     dumps = paper_list(isolated, 8)
@@ -269,6 +272,7 @@ def test_a_slow_endpoint_gets_no_more_calls_in_flight_than_finish_within_the_tim
     assert most[0] <= 2
 
 
+@pytest.mark.slow
 def test_a_call_that_times_out_leaves_one_call_in_flight(isolated: Path) -> None:
     dumps = paper_list(isolated, 6)
     seen = [0]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 
 from extract.cli.run import BarProgress
 from extract.config import load_pipeline
@@ -156,6 +157,7 @@ def _two_topics(isolated: Path) -> tuple[Path, str]:
     return dumps, topics
 
 
+@pytest.mark.slow
 def test_rerun_of_one_topic_leaves_the_others_untouched(isolated: Path) -> None:
     dumps, topics = _two_topics(isolated)
 
@@ -202,6 +204,7 @@ def test_rerun_of_one_topic_leaves_the_others_untouched(isolated: Path) -> None:
     assert run_cli("run", str(pipeline), "--topic", "nope").exit_code == 2
 
 
+@pytest.mark.slow
 def test_fresh_asks_again_and_the_newest_answer_wins(isolated: Path) -> None:
     dumps, topics = _two_topics(isolated)
     reports = 0
@@ -261,6 +264,7 @@ def test_fresh_asks_again_and_the_newest_answer_wins(isolated: Path) -> None:
     assert sorted(o["answer_no"] for o in shown) == [0, 1]
 
 
+@pytest.mark.slow
 def test_a_cached_topic_rerun_brings_back_the_answers_it_replays(isolated: Path) -> None:
     dumps, topics = _two_topics(isolated)
 
@@ -292,6 +296,7 @@ def test_a_cached_topic_rerun_brings_back_the_answers_it_replays(isolated: Path)
     assert current("data") == ["gpt-test)"]
 
 
+@pytest.mark.slow
 def test_a_topic_run_counts_what_it_reruns(isolated: Path) -> None:
     """The summary of `run --topic` counts the topic's documents, records and chunks, not the input's."""
     dumps, topics = _two_topics(isolated)
@@ -371,6 +376,7 @@ def test_plan_with_a_topic_and_a_limit_predicts_the_runs_work(isolated: Path) ->
     assert ran("--limit", "5") == planned("--limit", "5") == (2, 2, 2, 0, 2)
 
 
+@pytest.mark.slow
 def test_the_progress_bar_ends_at_its_total_with_the_runs_calls(isolated: Path) -> None:
     """The bar counts each chunk, then each topic report, and its last counters are the summary's."""
     pipeline = load_pipeline(PROJECT_ROOT / "pipelines" / "demo.toml")
@@ -388,6 +394,7 @@ def test_the_progress_bar_ends_at_its_total_with_the_runs_calls(isolated: Path) 
         assert task.fields["info"].startswith(f"calls {summary.calls} cached {summary.cached} ")
 
 
+@pytest.mark.slow
 def test_a_plain_run_after_a_fresh_topic_rerun_counts_each_claim_once(isolated: Path) -> None:
     """One chunk states a claim of each topic. `run --topic kernels --fresh` asks it again
     and keeps only the kernels claim; the next plain run replays that newer answer, and
