@@ -80,8 +80,8 @@ class AnswerError(ValueError):
 
 def parse_json(raw: str) -> object:
     """The JSON of an answer. A model asked without an enforced format (plain text) may
-    wrap it in a code fence or prose: then the first JSON object or array in the text
-    that parses whole is taken."""
+    wrap it in a code fence or prose: then the first JSON object in the text that
+    parses whole is taken (else the first array)."""
     text = raw.strip()
     fenced = _FENCE.match(text)
     if fenced:
@@ -92,7 +92,9 @@ def parse_json(raw: str) -> object:
         found = _first_json_value(text)
         if found is not None:
             return found
-        raise AnswerError("invalid_json", f"{exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+        # Some of json's messages end in "at" already ("Unterminated string starting at").
+        joint = " " if exc.msg.endswith(" at") else " at "
+        raise AnswerError("invalid_json", f"{exc.msg}{joint}line {exc.lineno} column {exc.colno}") from exc
 
 
 _DECODER = json.JSONDecoder()
@@ -100,15 +102,20 @@ _JSON_START = re.compile(r"[{\[]")
 
 
 def _first_json_value(text: str) -> object | None:
-    """The first object or array in `text` (prose around it ignored), or None."""
+    """The first object in `text` (prose around it ignored), else the first array, or
+    None. Every answer asked for is an object, so an array in the prose before it (a
+    citation marker such as `[1]`) is not taken for it."""
+    first_array: list[object] | None = None
     for found in _JSON_START.finditer(text):
         try:
             value, _ = _DECODER.raw_decode(text, found.start())
         except json.JSONDecodeError:
             continue
-        if isinstance(value, dict | list) and value:
+        if isinstance(value, dict) and value:
             return value
-    return None
+        if isinstance(value, list) and value and first_array is None:
+            first_array = value
+    return first_array
 
 
 def parse_triage(raw: str) -> TriageAnswer:
