@@ -94,3 +94,15 @@ def test_real_model_without_key_or_endpoint_is_a_clear_error(isolated: Path) -> 
     result = run_cli("run", str(pipeline))
     assert result.exit_code == 2
     assert "OPENAI_API_KEY" in result.output and "--model heuristic" in result.output
+
+
+def test_an_html_page_of_scripts_only_is_skipped_as_markup_not_as_an_empty_file(isolated: Path) -> None:
+    dumps = isolated / "dumps"
+    dumps.mkdir()
+    (dumps / "page.html").write_text("<html><script>" + "var x = 1;" * 200 + "</script></html>", encoding="utf-8")
+    (dumps / "notes.md").write_text("## Note\nSparse routing cuts latency by 35%.\n", encoding="utf-8")
+    result = run_cli("run", str(write_pipeline(isolated, inputs=[dumps], model="heuristic")), "--quiet")
+    warned = [
+        line for line in result.output.splitlines() if line.startswith("warning: skipped") and "page.html" in line
+    ]
+    assert len(warned) == 1 and "scripts and markup only" in warned[0] and "bytes of html" in warned[0]

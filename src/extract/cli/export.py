@@ -14,7 +14,7 @@ from extract.store.export import FORMATS, TABLES, export_table
 
 
 @click.command()
-@click.argument("table", type=click.Choice(TABLES))
+@click.argument("table", type=click.Choice(TABLES), metavar="TABLE")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True)
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), help="Output file (default: stdout).")
 @db_option

@@ -75,7 +75,7 @@ def runs(db: Path | None, as_json: bool) -> None:
 @click.option(
     "--visible",
     is_flag=True,
-    help="Apply the dashboard's hide rule: hidden when no observation cites an arXiv id, a URL or a record"
+    help="Apply the browser's hide rule: hidden when no observation cites an arXiv id, a URL or a record"
     " with one, and none anchors a camp (uncited report statements count for neither).",
 )
 @click.option("--superseded", is_flag=True, help="Also claims seen only in runs a newer run replaced.")

@@ -114,7 +114,7 @@ def starter_text(directory: Path, target: Path, summary: StarterSummary) -> str:
         "# written by `extract init`.",
         "# Every section is optional and shows its default: edit what you need.",
         f"#   extract run {_said(target)}          # run it",
-        f"#   extract plan {_said(target)} --model gpt-4o-mini   # documents, tokens and cost; calls nothing",
+        f"#   extract plan {_said(target)} --model gpt-4o-mini   # tokens and calls (cost with [prices])",
         "# Paths here are relative to this file. The database is ./claims.duckdb where you run",
         '# extract (or `db = "claims.duckdb"` under [pipeline] to keep it beside this file).',
         "",

@@ -76,6 +76,11 @@ def ingest_file(
     text = rendered.text
     if not text.strip():
         detail = f"nothing to ingest after rendering {fmt}"
+        if fmt == "html" and data.strip():
+            # A page of scripts and markup, such as the claims browser `extract report` writes.
+            detail = (
+                f"{len(data):,} bytes of {fmt} but no text in them (scripts and markup only, e.g. an extract report)"
+            )
         if rendered.warnings:
             detail += f" ({len(rendered.warnings)} lines skipped; first: {rendered.warnings[0]})"
         raise SkippedInput(name, "empty", detail)
