@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,16 +63,22 @@ Sparse Routing Improves Throughput Over Dense Baselines
 """
 
 
-def test_only_the_finding_sentences_of_a_dump_become_claims(isolated: Path) -> None:
+def _heuristic_triage(isolated: Path, dump: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A heuristic run over `dump` (one markdown file): its summary and its triage observations."""
     dumps = isolated / "dumps"
     dumps.mkdir()
-    (dumps / "notes.md").write_text(DUMP, encoding="utf-8")
+    (dumps / "notes.md").write_text(dump, encoding="utf-8")
     pipeline = write_pipeline(isolated, inputs=[dumps], model="heuristic")
     result = run_cli("run", str(pipeline), "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["rejects"] == 0
     exported = run_cli("export", "observations", "--format", "jsonl")
     triage = [json.loads(line) for line in exported.stdout.splitlines() if '"ref_triage"' in line]
+    return json.loads(result.stdout), triage
+
+
+def test_only_the_finding_sentences_of_a_dump_become_claims(isolated: Path) -> None:
+    summary, triage = _heuristic_triage(isolated, DUMP)
+    assert summary["rejects"] == 0
     # Ingest normalises the text (NFKC: the full-width commas become ASCII ones).
     assert sorted(o["text"] for o in triage) == sorted([FINDING_EN, unicodedata.normalize("NFKC", FINDING_ZH)])
     assert all(o["quote"] == o["text"] for o in triage)
@@ -198,14 +205,7 @@ I measured a 2.5x speed-up over the dense baseline on my own cluster.
 
 
 def test_headings_captions_comments_and_asides_of_a_dump_are_no_claims(isolated: Path) -> None:
-    dumps = isolated / "dumps"
-    dumps.mkdir()
-    (dumps / "notes.md").write_text(DUMP_2, encoding="utf-8")
-    pipeline = write_pipeline(isolated, inputs=[dumps], model="heuristic")
-    result = run_cli("run", str(pipeline), "--json")
-    assert result.exit_code == 0, result.output
-    exported = run_cli("export", "observations", "--format", "jsonl")
-    triage = [json.loads(line) for line in exported.stdout.splitlines() if '"ref_triage"' in line]
+    _, triage = _heuristic_triage(isolated, DUMP_2)
     assert sorted(o["text"] for o in triage) == sorted(FINDINGS_2)
 
 
