@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from excerpt import DashboardClaim, parse_dashboard
 from topic_folds import GRID, ORDERS, Counts, choose, f1_of, fold_counts, in_process_merge, make_folds, mean_f1
 
-from extract.stages.merge_scoring import MergePolicy
+from extract.stages.merge import MergePolicy
 
 ROOT = Path(__file__).resolve().parent.parent
 EXCERPT = "000_claims_dashboard_excerpt.txt"

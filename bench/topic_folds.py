@@ -10,7 +10,7 @@ come in: an import places lines in the order of their ids (hashes of the line), 
 fold is merged in `ORDERS` orders (the same rows under another `run_label`), its
 counts pooled, so that a choice does not fit one order. `choose` searches `GRID` for
 the policy with the best mean fold F1 (how the defaults in
-`extract.stages.merge_scoring` were chosen), and measures that choice honestly: for
+`extract.stages.merge` were chosen), and measures that choice honestly: for
 each fold, the policy best on the other folds, scored on it (nested cross-validation).
 """
 
@@ -27,8 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from extract.stages.importing import import_batches
-from extract.stages.merge import Merger
-from extract.stages.merge_scoring import MergePolicy
+from extract.stages.merge import MergePolicy, Merger
 from extract.store import open_database
 
 K = 5

@@ -16,11 +16,11 @@ import duckdb
 import pytest
 
 from extract.pipeline import importing, storing
-from extract.stages import merge
 from extract.stages.importing import import_batches
-from extract.stages.merge import Merger, Signature, _Claim
-from extract.store import open_database
-from extract.store.claim_index import INDEX_COLUMNS
+from extract.stages.merge import Claim, Facts, MemoryIndex, Merger, Signature, StoredIndex, TokenWeights
+from extract.stages.merge import index as merge_index
+from extract.store import Database, open_database
+from extract.store.claim_index import INDEX_COLUMNS, token_frequencies
 from extract.store.documents import record_lookup
 
 from pipelines import PROJECT_ROOT, run_cli
@@ -173,7 +173,7 @@ def test_a_new_claim_never_takes_a_stored_claims_id(isolated: Path, monkeypatch:
     """A new claim whose id (from its text, scope and topic) a stored claim has goes on
     to n = 1, also when that stored claim was never read: here every token is too
     common to find candidates by, so the second import reads no stored claim at all."""
-    monkeypatch.setattr(merge, "COMMON_POSTINGS", 0)
+    monkeypatch.setattr(merge_index, "COMMON_POSTINGS", 0)
     db = isolated / "claims.duckdb"
     importing.import_observations(_write(isolated / "a.jsonl", [_obs(A1, camp=CAMP)]), db)
     importing.import_observations(_write(isolated / "b.jsonl", [_obs(A1, camp=CAMP, model="gpt-y")]), db)
@@ -451,32 +451,46 @@ def test_a_claims_text_and_domain_do_not_depend_on_ties(isolated: Path) -> None:
     assert claims == [(first[0], "arch", 3)]
 
 
-class _Recording(Merger):
-    """A merger that records each observation's candidates (claim ids) as it places it."""
+class _RecordingStored(StoredIndex):
+    """A stored index that records each observation's candidates (claim ids)."""
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.seen: list[set[str]] = []
+    seen: list[set[str]]
 
-    def _candidates(self, sig: Signature, block: tuple[str, str | None]) -> set[int]:
-        found = super()._candidates(sig, block)
+    def candidates(self, sig: Signature, block: tuple[str, str | None]) -> set[int]:
+        found = super().candidates(sig, block)
         self.seen.append({self.claims[at].claim_id for at in found})
         return found
 
 
-class _FullLoad(_Recording):
-    """Reads every stored claim first and then ranks tokens by its postings: what the
-    lazy loading must reproduce."""
+class _FullLoad(MemoryIndex):
+    """Every stored claim read first, tokens ranked by its postings: what the stored
+    index's reads as needed must reproduce."""
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        rows = self.db.con.execute(f"SELECT {', '.join(INDEX_COLUMNS)} FROM claim_index ORDER BY claim_id").fetchall()
-        self._stored = False
-        self._read([], [Signature(set(r[4]), set(), set()) for r in rows])
+    seen: list[set[str]]
+
+    def candidates(self, sig: Signature, block: tuple[str, str | None]) -> set[int]:
+        found = super().candidates(sig, block)
+        self.seen.append({self.claims[at].claim_id for at in found})
+        return found
+
+
+def _recording(db: Database, full: bool) -> tuple[Merger, list[set[str]]]:
+    """A merger whose index records every observation's candidates, and that record."""
+    merger = Merger(db)
+    if full:
+        rows = db.con.execute(f"SELECT {', '.join(INDEX_COLUMNS)} FROM claim_index ORDER BY claim_id").fetchall()
+        weights = TokenWeights(n_claims=len(rows))
+        weights.known(token_frequencies(db, sorted({t for r in rows for t in r[4]})))
+        index: _FullLoad | _RecordingStored = _FullLoad(weights)
         for claim_id, scope, topic, camp, tokens, citations, numbers, n_obs in rows:
-            self._place_claim(
-                _Claim(claim_id, scope, topic, camp, Signature(set(tokens), set(numbers), set(citations)), n_obs)
+            index.hold(
+                Claim(claim_id, scope, topic, camp, Signature(set(tokens), Facts.of(numbers), set(citations)), n_obs)
             )
+    else:
+        index = _RecordingStored(db, TokenWeights())
+    index.seen = []
+    merger.index = index
+    return merger, index.seen
 
 
 @pytest.mark.slow
@@ -496,14 +510,14 @@ def test_an_incremental_merge_reads_every_claim_a_full_load_would_make_a_candida
         observations = [
             o for batch in import_batches(more, "r-test", keys, arxiv, size=500) for o in batch.observations
         ]
-        lazy, full = _Recording(db), _FullLoad(db)
+        (lazy, lazy_seen), (full, full_seen) = _recording(db, full=False), _recording(db, full=True)
         held = []
         for at in range(0, len(observations), 500):
             batch = observations[at : at + 500]
             assert [o.claim_id for o in lazy.assign(batch)] == [o.claim_id for o in full.assign(batch)]
             held.append(len(lazy.claims) < len(full.claims))
         stored = {r[0] for r in db.con.execute("SELECT claim_id FROM claim_index").fetchall()}
-    assert lazy.seen == full.seen
-    assert lazy.late_reads == 0
+    assert lazy_seen == full_seen
+    assert isinstance(lazy.index, StoredIndex) and lazy.index.late_reads == 0
     assert held[0]  # it did not simply read everything
-    assert any(seen & stored for seen in lazy.seen)  # stored claims were candidates
+    assert any(seen & stored for seen in lazy_seen)  # stored claims were candidates

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 
 from extract.stages.importing import import_batches
-from extract.stages.merge import Merger
-from extract.stages.merge_scoring import MergePolicy, facts, facts_agree
+from extract.stages.merge import Facts, MergePolicy, Merger, facts, facts_agree
 from extract.store import open_database
 
 # Policies far apart in every weight: the "apart" rules must not depend on them.
@@ -164,12 +163,16 @@ def test_a_number_in_a_citation_key_or_arxiv_id_is_not_a_stated_number() -> None
     assert facts("up 12% and 2x, 3 pp") == {"12", "2", "3", "%12", "%2", "%3"}
 
 
+def _facts(text: str) -> Facts:
+    return Facts.of(facts(text))
+
+
 def test_facts_compare_numbers_with_numbers_and_formulas_with_formulas() -> None:
-    twelve, thirty = facts("by 12% on 7b"), facts("by 30% on 13b")
+    twelve, thirty = _facts("by 12% on 7b"), _facts("by 30% on 13b")
     assert not facts_agree(twelve, thirty)
-    assert facts_agree(twelve, facts("by 12% on 13b"))  # the result shared: may be one claim
-    assert not facts_agree(facts("by 12% over top-2"), facts("by 30% over top-2"))  # results differ
-    assert facts_agree(twelve, facts("a claim with no number"))
-    one, other = facts(r"$a + b$ holds at 12%"), facts(r"$a - b$ holds at 12%")
+    assert facts_agree(twelve, _facts("by 12% on 13b"))  # the result shared: may be one claim
+    assert not facts_agree(_facts("by 12% over top-2"), _facts("by 30% over top-2"))  # results differ
+    assert facts_agree(twelve, _facts("a claim with no number"))
+    one, other = _facts(r"$a + b$ holds at 12%"), _facts(r"$a - b$ holds at 12%")
     assert not facts_agree(one, other)
-    assert facts_agree(one, facts(r"$a+b$ holds at 12%"))
+    assert facts_agree(one, _facts(r"$a+b$ holds at 12%"))

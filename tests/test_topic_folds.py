@@ -11,7 +11,7 @@ sys.path.insert(0, str(PROJECT_ROOT / "bench"))
 
 from topic_folds import choose, f1_of, fold_counts, in_process_merge, make_folds, orderings, pair_counts
 
-from extract.stages.merge_scoring import MergePolicy
+from extract.stages.merge import MergePolicy
 
 
 def _row(topic: str, n: int, text: str = "") -> dict[str, Any]:
