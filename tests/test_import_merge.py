@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import random
@@ -364,7 +363,6 @@ def test_batches_stored_while_the_next_is_placed_count_duplicates_once(
     rows = [_obs(f"Claim number {i % 3} about routers and experts.", camp=CAMP) for i in range(12)]
     path = _write(isolated / "repeats.jsonl", rows)
     whole = importing.import_observations(path, isolated / "whole.duckdb")
-    monkeypatch.setattr(importing, "import_batches", functools.partial(import_batches, size=2))
     save = storing.save_observations
 
     def slow_save(db: Any, observations: Any) -> Any:
@@ -372,7 +370,7 @@ def test_batches_stored_while_the_next_is_placed_count_duplicates_once(
         return save(db, observations)
 
     monkeypatch.setattr(storing, "save_observations", slow_save)
-    small = importing.import_observations(path, isolated / "small.duckdb")
+    small = importing.import_observations(path, isolated / "small.duckdb", batch_lines=2)
     assert (small.lines, small.observations, small.duplicates) == (whole.lines, whole.observations, whole.duplicates)
     assert (small.observations, small.duplicates) == (3, 9)
     assert _claims_by_text(isolated / "small.duckdb") == _claims_by_text(isolated / "whole.duckdb")
@@ -380,16 +378,20 @@ def test_batches_stored_while_the_next_is_placed_count_duplicates_once(
         assert con.execute("SELECT sum(n_obs) FROM claim_index").fetchone() == (3,)
 
 
-def test_an_import_reports_its_progress_batch_by_batch(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("parallel", [False, True])
+def test_an_import_reports_its_progress_batch_by_batch(isolated: Path, parallel: bool) -> None:
     """After each stored batch: bytes read so far (growing, ending at the file's size), the
     size, and the running counts, so a long import can draw a bar."""
     rows = [_obs(f"Claim number {i} about routers and experts.", camp=CAMP) for i in range(7)]
     path = _write(isolated / "progress.jsonl", rows)
     path.write_text(path.read_text(encoding="utf-8") + "not json\n", encoding="utf-8")
-    monkeypatch.setattr(importing, "import_batches", functools.partial(import_batches, size=3))
     told: list[tuple[int, int, int, int]] = []
     summary = importing.import_observations(
-        path, isolated / "p.duckdb", progress=lambda done, total, s: told.append((done, total, s.lines, s.rejects))
+        path,
+        isolated / "p.duckdb",
+        progress=lambda done, total, s: told.append((done, total, s.lines, s.rejects)),
+        batch_lines=3,
+        parallel=parallel,
     )
     size = path.stat().st_size
     assert [(total, lines) for _, total, lines, _ in told] == [(size, 3), (size, 6), (size, 8)]
@@ -521,3 +523,26 @@ def test_an_incremental_merge_reads_every_claim_a_full_load_would_make_a_candida
     assert isinstance(lazy.index, StoredIndex) and lazy.index.late_reads == 0
     assert held[0]  # it did not simply read everything
     assert any(seen & stored for seen in lazy_seen)  # stored claims were candidates
+
+
+@pytest.mark.slow
+def test_a_file_read_in_a_second_process_imports_as_one_read_here(isolated: Path) -> None:
+    """A large file is parsed (and its signatures worked out) in another process, batch
+    by batch ahead of the merge: the same observations, claims and rejects, and the
+    settling of ids across batches, as reading it here."""
+    rows = _paraphrases(600, seed=11)
+    rows[5]["obs_id"] = rows[300]["obs_id"] = "o-00000000000a"  # one id, two contents, two batches
+    lines = [json.dumps(r) for r in rows]
+    lines.insert(40, "not json")
+    path = isolated / "big.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    results = []
+    for parallel in (False, True):
+        db = isolated / f"parallel-{parallel}.duckdb"
+        summary = importing.import_observations(path, db, parallel=parallel, batch_lines=97)
+        with duckdb.connect(str(db), read_only=True) as con:
+            placed = con.execute("SELECT obs_id, claim_id FROM observations ORDER BY obs_id").fetchall()
+            rejects = con.execute("SELECT detail FROM rejects ORDER BY detail").fetchall()
+        results.append((summary.observations, summary.rejects, summary.claims, placed, rejects))
+    assert results[0] == results[1]
+    assert results[0][1] == 2 and len(results[0][3]) == 599

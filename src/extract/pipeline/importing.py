@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -12,10 +12,11 @@ from typing import Any
 from extract.config import Pipeline
 from extract.errors import InputError
 from extract.models import Observation
+from extract.pipeline.import_worker import PARALLEL_FROM_BYTES, signed_batches
 from extract.pipeline.merging import configured_merger
 from extract.pipeline.storing import place_batch, write_batch
-from extract.stages.importing import ParsedImport, import_batches
-from extract.stages.merge import no_cyclic_gc
+from extract.stages.importing import BATCH_LINES, ParsedImport, import_batches
+from extract.stages.merge import Signature, no_cyclic_gc
 from extract.store import Database, open_database
 from extract.store.claims import refresh_claims
 from extract.store.documents import record_lookup
@@ -56,10 +57,18 @@ ImportProgress = Callable[[int, int, "ImportSummary"], None]
 
 
 def import_observations(
-    path: Path, db_path: Path, pipeline: Pipeline | None = None, progress: ImportProgress | None = None
+    path: Path,
+    db_path: Path,
+    pipeline: Pipeline | None = None,
+    progress: ImportProgress | None = None,
+    *,
+    parallel: bool | None = None,
+    batch_lines: int = BATCH_LINES,
 ) -> ImportSummary:
     """`extract import`: bring in observations made elsewhere and merge them (with the
-    pipeline's `[merge]` arbiters, if one is given)."""
+    pipeline's `[merge]` arbiters, if one is given). `parallel`: read and parse the
+    file in a second process (None: when it is large, `PARALLEL_FROM_BYTES`); `batch_lines`:
+    lines a batch."""
     if not path.is_file():
         raise InputError(f"input not found: {path}")
     if not _has_a_line(path):
@@ -85,11 +94,11 @@ def import_observations(
         ):
             storing: Future[list[Observation]] | None = None
             previous = ParsedImport([], [], 0)
-            for parsed in import_batches(path, summary.run_id, keys, arxiv, db=db):
+            for parsed, signed in _batches(path, summary.run_id, keys, arxiv, db, parallel, batch_lines):
                 # The batch being stored may not be visible yet: its ids are not fresh.
                 in_flight = {o.obs_id for o in previous.observations} if storing else set()
                 placed = place_batch(
-                    db, merger, summary.run_id, parsed.observations, parsed.rejects, in_flight=in_flight
+                    db, merger, summary.run_id, parsed.observations, parsed.rejects, in_flight=in_flight, signed=signed
                 )
                 if storing:
                     _count(summary, previous, storing.result(), touched)
@@ -111,6 +120,24 @@ def import_observations(
             skipped=[],
         )
     return summary
+
+
+def _batches(
+    path: Path,
+    run_id: str,
+    keys: dict[str, str],
+    arxiv: dict[str, str],
+    db: Database,
+    parallel: bool | None,
+    size: int,
+) -> Iterator[tuple[ParsedImport, Mapping[str, Signature] | None]]:
+    if parallel is None:
+        parallel = path.stat().st_size >= PARALLEL_FROM_BYTES
+    if parallel:
+        yield from signed_batches(path, run_id, keys, arxiv, db, size)
+    else:
+        for batch in import_batches(path, run_id, keys, arxiv, size, db):
+            yield batch, None
 
 
 def _count(summary: ImportSummary, parsed: ParsedImport, saved: list[Observation], touched: set[str]) -> None:

@@ -8,12 +8,12 @@ one before is written on a second connection (`place_batch`, then `write_batch`)
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from extract.models import Observation, Reject
-from extract.stages.merge import Merger
+from extract.stages.merge import Merger, Signature
 from extract.store import Database
 from extract.store.claim_index import save_index
 from extract.store.observations import link_to_run, save_observations, unsaved_observations
@@ -40,11 +40,13 @@ def place_batch(
     rejects: list[Reject],
     *,
     in_flight: Collection[str] = (),
+    signed: Mapping[str, Signature] | None = None,
 ) -> PlacedBatch:
     """Place the observations not stored yet in claims. `in_flight`: ids of a batch being
-    written that may not be visible yet (they are not fresh either)."""
+    written that may not be visible yet (they are not fresh either); `signed`: their
+    merge signatures by id, if worked out already."""
     fresh = [o for o in unsaved_observations(db, observations) if o.obs_id not in in_flight]
-    placed = merger.assign(fresh)
+    placed = merger.assign(fresh, signed)
     rows, delta = merger.changes()
     return PlacedBatch(run_id, observations, placed, rows, delta, rejects)
 

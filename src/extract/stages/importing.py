@@ -59,13 +59,60 @@ class ParsedImport:
     # Lines an export marked superseded (`"current": false`), left out.
     superseded: int = 0
     # The obs_ids lines carried and kept: what each line says, its number, the line and
-    # its observation; then (`_settle`) what the id stands for and where it was first said.
+    # its observation; then (`settle`) what the id stands for and where it was first said.
     named: dict[str, list[tuple[Content, int, str, Observation]]] = field(default_factory=dict)
     settled: dict[str, tuple[Content, int]] = field(default_factory=dict)
 
 
 Content = tuple[Any, ...]
 BATCH_LINES = 50_000
+
+
+@dataclass(frozen=True)
+class LineContext:
+    """What parsing a line needs besides the line: the run, the file, the records here
+    (citation keys and arXiv ids) and the claim ids a line may cite."""
+
+    run_id: str
+    path: Path
+    keys: dict[str, str]
+    arxiv: dict[str, str]
+    claims: frozenset[str]
+    created: datetime
+
+
+def line_context(
+    path: Path, run_id: str, keys: dict[str, str], arxiv: dict[str, str], db: Database | None
+) -> LineContext:
+    return LineContext(run_id, path, keys, arxiv, frozenset(_claims_named(path, db)), now())
+
+
+def read_lines(path: Path, size: int = BATCH_LINES) -> Iterator[tuple[list[tuple[int, bytes]], int]]:
+    """The file's lines that are not blank, with their numbers, `size` at a time, and
+    how far into the file (bytes) each batch ends."""
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc}") from exc
+    lines: list[tuple[int, bytes]] = []
+    with handle:
+        for number, read in enumerate(handle, 1):
+            raw = read.removeprefix(b"\xef\xbb\xbf") if number == 1 else read
+            if raw.strip():
+                lines.append((number, raw))
+                if len(lines) >= size:
+                    yield lines, handle.tell()
+                    lines = []
+        if lines:
+            yield lines, handle.tell()
+
+
+def parse_lines(lines: list[tuple[int, bytes]], context: LineContext) -> ParsedImport:
+    """One batch of lines parsed, each on its own: needs no database (`settle` does)."""
+    batch = ParsedImport([], [], len(lines))
+    for number, raw in lines:
+        _parse_line(raw, number, context, batch)
+    return batch
 
 
 def import_batches(
@@ -83,31 +130,15 @@ def import_batches(
     A line that carries an `obs_id` already used, in this file or in `db`, for other
     content (an export line edited, two exports' lines mixed up) is a reject: kept,
     the edit would be silently lost as a duplicate. The same content is a duplicate."""
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc}") from exc
-    claims = _claims_named(path, db)
-    created = now()
-    batch = ParsedImport([], [], 0)
+    context = line_context(path, run_id, keys, arxiv, db)
     # The previous batch's named ids: it may not be stored yet when this one is read.
     earlier: dict[str, tuple[Content, int]] = {}
-    with handle:
-        for number, read in enumerate(handle, 1):
-            raw = read.removeprefix(b"\xef\xbb\xbf") if number == 1 else read
-            if not raw.strip():
-                continue
-            batch.lines += 1
-            _parse_line(raw, number, path, run_id, keys, arxiv, claims, created, batch)
-            if batch.lines >= size:
-                batch.offset = handle.tell()
-                _settle(batch, earlier, db, run_id, path, created)
-                yield batch
-                earlier, batch = batch.settled, ParsedImport([], [], 0)
-        batch.offset = handle.tell()
-    if batch.lines:
-        _settle(batch, earlier, db, run_id, path, created)
+    for lines, offset in read_lines(path, size):
+        batch = parse_lines(lines, context)
+        batch.offset = offset
+        settle(batch, earlier, db, context)
         yield batch
+        earlier = batch.settled
 
 
 _CARRIED_CLAIM = re.compile(rb'"claim_id"\s*:\s*"(c-[0-9a-f]{10})"')
@@ -121,7 +152,11 @@ def _claims_named(path: Path, db: Database | None) -> set[str]:
     `claim_id` may be a citation (one too many only costs a look-up)."""
     cited: set[str] = set()
     carried: set[str] = set()
-    with path.open("rb") as handle:
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc}") from exc
+    with handle:
         for line in handle:
             if b'"c-' not in line:
                 continue
@@ -132,13 +167,8 @@ def _claims_named(path: Path, db: Database | None) -> set[str]:
     return known | (stored_claim_ids(db, cited - known) if db is not None else set())
 
 
-def _settle(
-    batch: ParsedImport,
-    earlier: dict[str, tuple[Content, int]],
-    db: Database | None,
-    run_id: str,
-    path: Path,
-    created: datetime,
+def settle(
+    batch: ParsedImport, earlier: dict[str, tuple[Content, int]], db: Database | None, context: LineContext
 ) -> None:
     """What each obs_id of this batch stands for: a stored observation's content, else
     that of the line that said it first (in the batch before, or in this one). Lines
@@ -157,23 +187,14 @@ def _settle(
             if content != reference:
                 dropped.add(id(observation))
                 detail = f"obs_id {obs_id} {where} with other content"
-                batch.rejects.append(_reject(run_id, path, number, line, created, detail))
+                batch.rejects.append(_reject(context, number, line, detail))
     if dropped:
         batch.observations = [o for o in batch.observations if id(o) not in dropped]
     batch.named = {}
 
 
-def _parse_line(
-    raw: bytes,
-    number: int,
-    path: Path,
-    run_id: str,
-    keys: dict[str, str],
-    arxiv: dict[str, str],
-    claims: set[str],
-    created: datetime,
-    into: ParsedImport,
-) -> None:
+def _parse_line(raw: bytes, number: int, context: LineContext, into: ParsedImport) -> None:
+    run_id, path, keys, arxiv, claims = context.run_id, context.path, context.keys, context.arxiv, context.claims
     line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
     try:
         item = ImportedObservation.model_validate_json(raw.decode("utf-8"))
@@ -184,7 +205,7 @@ def _parse_line(
             detail = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" if e["loc"] else e["msg"] for e in exc.errors()[:3]
             )
-        into.rejects.append(_reject(run_id, path, number, line, created, detail))
+        into.rejects.append(_reject(context, number, line, detail))
         return
     if not item.current:
         into.superseded += 1
@@ -233,7 +254,7 @@ def _parse_line(
         alignment="imported",
         flags=tuple(flags),
         model=item.model,
-        created_at=_naive(item.created_at or item.extracted_at) or created,
+        created_at=_naive(item.created_at or item.extracted_at) or context.created,
         field_path=item.field_path,
         camp=item.camp,
         lang=item.lang,
@@ -250,15 +271,15 @@ def _parse_line(
         into.named.setdefault(obs_id, []).append((content, number, line, observation))
 
 
-def _reject(run_id: str, path: Path, number: int, line: str, created: datetime, detail: str) -> Reject:
+def _reject(context: LineContext, number: int, line: str, detail: str) -> Reject:
     return Reject(
-        reject_id=short_id("x-", [run_id, str(path), number]),
-        run_id=run_id,
+        reject_id=short_id("x-", [context.run_id, str(context.path), number]),
+        run_id=context.run_id,
         job="import",
         reason="invalid_import",
         detail=f"line {number}: {detail}",
         raw_output=line,
-        created_at=created,
+        created_at=context.created,
     )
 
 

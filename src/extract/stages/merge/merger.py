@@ -14,7 +14,7 @@ from __future__ import annotations
 import gc
 import math
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -209,11 +209,16 @@ class Merger:
                 return claim, basis
         return None, None
 
-    def assign(self, observations: list[Observation]) -> list[Observation]:
-        """Claim ids for observations, placed in document order (`placing_order`)."""
+    def assign(
+        self, observations: list[Observation], signed: Mapping[str, Signature] | None = None
+    ) -> list[Observation]:
+        """Claim ids for observations, placed in document order (`placing_order`).
+        `signed`: their signatures by obs_id, if worked out already (elsewhere)."""
         ordered = sorted(observations, key=placing_order)
         with no_cyclic_gc():
-            signatures = [signature(o.text, [c.value for c in o.citations]) for o in ordered]
+            signatures = [
+                signed[o.obs_id] if signed else signature(o.text, [c.value for c in o.citations]) for o in ordered
+            ]
             named = self.ids.prepare(ordered)
             self.index.prepare(ordered, signatures, named)
             placed = [o.with_claim(*self.place(o, sig)) for o, sig in zip(ordered, signatures, strict=True)]

@@ -1,0 +1,81 @@
+"""Reading a large import in a second process: each batch of lines is parsed and its
+observations' merge signatures worked out there, while this process places the batch
+before it in claims and a thread writes the one before that. What needs the database
+(`settle`: ids that stand for stored observations) stays here."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+
+from extract.stages.importing import (
+    BATCH_LINES,
+    Content,
+    LineContext,
+    ParsedImport,
+    line_context,
+    parse_lines,
+    read_lines,
+    settle,
+)
+from extract.stages.merge import Signature, signature
+from extract.store import Database
+
+# Batches parsed ahead of the one being placed: enough to keep the worker busy.
+AHEAD = 2
+# A file this large is read in a second process: below it, starting one costs more
+# than it saves.
+PARALLEL_FROM_BYTES = 32 * 1024 * 1024
+
+# What the worker process was started with.
+_WORKER: dict[str, LineContext] = {}
+
+
+def _start(context: LineContext) -> None:
+    _WORKER["context"] = context
+
+
+def _parse_and_sign(lines: list[tuple[int, bytes]], offset: int) -> tuple[ParsedImport, dict[str, Signature]]:
+    batch = parse_lines(lines, _WORKER["context"])
+    batch.offset = offset
+    return batch, {o.obs_id: signature(o.text, [c.value for c in o.citations]) for o in batch.observations}
+
+
+def signed_batches(
+    path: Path,
+    run_id: str,
+    keys: dict[str, str],
+    arxiv: dict[str, str],
+    db: Database,
+    size: int = BATCH_LINES,
+) -> Iterator[tuple[ParsedImport, dict[str, Signature]]]:
+    """`stages.importing.import_batches`, each batch with its observations' signatures
+    by id, parsed in a second process up to `AHEAD` batches ahead."""
+    context = line_context(path, run_id, keys, arxiv, db)
+    spawn = multiprocessing.get_context("spawn")  # no fork of a process holding DuckDB's threads
+    earlier: dict[str, tuple[Content, int]] = {}
+    with ProcessPoolExecutor(1, mp_context=spawn, initializer=_start, initargs=(context,)) as worker:
+        pending: deque[Future[tuple[ParsedImport, dict[str, Signature]]]] = deque()
+        reading = read_lines(path, size)
+        for lines, offset in reading:
+            pending.append(worker.submit(_parse_and_sign, lines, offset))
+            if len(pending) > AHEAD:
+                yield _settled(pending.popleft().result(), earlier, db, context)
+        while pending:
+            yield _settled(pending.popleft().result(), earlier, db, context)
+
+
+def _settled(
+    done: tuple[ParsedImport, dict[str, Signature]],
+    earlier: dict[str, tuple[Content, int]],
+    db: Database,
+    context: LineContext,
+) -> tuple[ParsedImport, dict[str, Signature]]:
+    batch, signatures = done
+    settle(batch, earlier, db, context)
+    earlier.clear()
+    earlier.update(batch.settled)
+    return batch, signatures
