@@ -9,6 +9,7 @@ import multiprocessing
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from extract.stages.importing import (
@@ -38,10 +39,8 @@ def _start(context: LineContext) -> None:
     _WORKER["context"] = context
 
 
-def _parse_and_sign(lines: list[tuple[int, bytes]], offset: int) -> tuple[ParsedImport, dict[str, Signature]]:
-    batch = parse_lines(lines, _WORKER["context"])
-    batch.offset = offset
-    return batch, {o.obs_id: signature(o.text, [c.value for c in o.citations]) for o in batch.observations}
+def _parse_and_sign(lines: list[tuple[int, bytes]], offset: int) -> Signed:
+    return _signed(lines, offset, _WORKER["context"])
 
 
 def signed_batches(
@@ -53,27 +52,48 @@ def signed_batches(
     size: int = BATCH_LINES,
 ) -> Iterator[tuple[ParsedImport, dict[str, Signature]]]:
     """`stages.importing.import_batches`, each batch with its observations' signatures
-    by id, parsed in a second process up to `AHEAD` batches ahead."""
+    by id, parsed in a second process up to `AHEAD` batches ahead. Should that process
+    fail to start or die (a script without a `__main__` guard, memory), the batches
+    are parsed here instead: the same result, more slowly."""
     context = line_context(path, run_id, keys, arxiv, db)
     spawn = multiprocessing.get_context("spawn")  # no fork of a process holding DuckDB's threads
     earlier: dict[str, tuple[Content, int]] = {}
     with ProcessPoolExecutor(1, mp_context=spawn, initializer=_start, initargs=(context,)) as worker:
-        pending: deque[Future[tuple[ParsedImport, dict[str, Signature]]]] = deque()
-        reading = read_lines(path, size)
-        for lines, offset in reading:
-            pending.append(worker.submit(_parse_and_sign, lines, offset))
+        pending: deque[tuple[Future[Signed] | None, list[tuple[int, bytes]], int]] = deque()
+        broken = False
+        for lines, offset in read_lines(path, size):
+            pending.append((None if broken else worker.submit(_parse_and_sign, lines, offset), lines, offset))
             if len(pending) > AHEAD:
-                yield _settled(pending.popleft().result(), earlier, db, context)
+                done, broken = _result(pending.popleft(), context, broken)
+                yield _settled(done, earlier, db, context)
         while pending:
-            yield _settled(pending.popleft().result(), earlier, db, context)
+            done, broken = _result(pending.popleft(), context, broken)
+            yield _settled(done, earlier, db, context)
 
 
-def _settled(
-    done: tuple[ParsedImport, dict[str, Signature]],
-    earlier: dict[str, tuple[Content, int]],
-    db: Database,
-    context: LineContext,
-) -> tuple[ParsedImport, dict[str, Signature]]:
+Signed = tuple[ParsedImport, dict[str, Signature]]
+
+
+def _signed(lines: list[tuple[int, bytes]], offset: int, context: LineContext) -> Signed:
+    batch = parse_lines(lines, context)
+    batch.offset = offset
+    return batch, {o.obs_id: signature(o.text, [c.value for c in o.citations]) for o in batch.observations}
+
+
+def _result(
+    job: tuple[Future[Signed] | None, list[tuple[int, bytes]], int], context: LineContext, broken: bool
+) -> tuple[Signed, bool]:
+    """The worker's answer for a batch, or the batch parsed here when the worker is gone."""
+    future, lines, offset = job
+    if future is not None and not broken:
+        try:
+            return future.result(), False
+        except BrokenProcessPool:
+            pass
+    return _signed(lines, offset, context), True
+
+
+def _settled(done: Signed, earlier: dict[str, tuple[Content, int]], db: Database, context: LineContext) -> Signed:
     batch, signatures = done
     settle(batch, earlier, db, context)
     earlier.clear()
