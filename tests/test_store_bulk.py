@@ -31,3 +31,19 @@ def test_duckdb_draws_no_progress_bar_on_stdout(tmp_path: Path) -> None:
         assert cursor.execute(setting).fetchone() == (False,)
     with open_database(tmp_path / "quiet.duckdb", read_only=True) as db:
         assert db.con.execute(setting).fetchone() == (False,)
+
+
+def test_lists_of_strings_come_back_as_they_went_in(tmp_path: Path) -> None:
+    """Large batches pass lists to DuckDB as one string each: every list comes back item
+    for item, the empty list, an empty item, None, and an item holding the separator."""
+    odd = [[], [""], ["", ""], ["a b", "ünï", "<x>"], None, ["tab\there"], ["\x1f"], ["x\x1fy", "z"]]
+    with open_database(tmp_path / "lists.duckdb") as db:
+        db.con.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, tags VARCHAR[], n INTEGER)")
+        for clean in (True, False):  # without, then with a separator in an item
+            rows = [[i, odd[i % (6 if clean else 8)], i] for i in range(2500)]
+            db.con.execute("DELETE FROM t")
+            insert_rows(db.con, "t", ("k", "tags", "n"), [list(r) for r in rows])
+            stored = db.con.execute("SELECT k, tags, n FROM t ORDER BY k").fetchall()
+            assert [list(r) for r in stored] == rows
+        insert_rows(db.con, "t", ("k", "tags", "n"), [[9999, ["a", "b"], 1]] * 2000, " ON CONFLICT DO NOTHING")
+        assert db.con.execute("SELECT tags FROM t WHERE k = 9999").fetchone() == (["a", "b"],)

@@ -30,6 +30,7 @@ from extract.store.claim_index import (
     PostingNumbers,
     count_claims,
     count_stored_claims,
+    joined,
     load_signatures,
     postings_generation,
     token_frequencies,
@@ -68,17 +69,18 @@ class Claim:
         return block_of(self.scope, self.topic)
 
     def row(self) -> list[Any]:
-        """Its `claim_index` row (`INDEX_COLUMNS`), then the keys gained (None: all new)."""
+        """Its `claim_index` row (`INDEX_COLUMNS`), then the keys gained (None: all
+        new); lists as `store.claim_index.joined` strings, sorted by the store."""
         return [
             self.claim_id,
             self.scope,
             self.topic,
             self.camp,
-            sorted(self.sig.tokens),
-            sorted(self.sig.citations),
-            sorted(self.sig.facts.all()),
+            joined(self.sig.tokens),
+            joined(self.sig.citations),
+            joined(self.sig.facts.all()),
             self.n_obs,
-            None if self.fresh else (self.gained or []),
+            None if self.fresh else joined(self.gained or ()),
         ]
 
 

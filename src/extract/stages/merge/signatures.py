@@ -118,7 +118,8 @@ def signature(text: str, citations: Iterable[str] = ()) -> Signature:
     stated = Facts.of(facts(folded))
     arxiv = set(_ARXIV.findall(folded)) if "." in folded else set()
     keys = set(_CITE_KEY.findall(folded)) if "[" in folded else set()
-    cites = {c.casefold() for c in citations} | arxiv | keys
+    # The store joins lists with the unit separator (`store.claim_index.joined`).
+    cites = {c.casefold().replace("\x1f", " ") for c in citations} | arxiv | keys
     # Claims repeat a small vocabulary: one string object per distinct token, not per
     # use. Plain numbers are tokens too.
     return Signature(set(map(sys.intern, tokens)) | stated.numbers, stated, cites)
