@@ -14,6 +14,7 @@ import pytest
 
 from extract.stages.importing import import_batches
 from extract.stages.merge import Facts, MergePolicy, Merger, facts, facts_agree
+from extract.stages.merge.signatures import stated
 from extract.store import open_database
 
 # Policies far apart in every weight: the "apart" rules must not depend on them.
@@ -164,7 +165,7 @@ def test_a_number_in_a_citation_key_or_arxiv_id_is_not_a_stated_number() -> None
 
 
 def _facts(text: str) -> Facts:
-    return Facts.of(facts(text))
+    return stated(text)
 
 
 def test_facts_compare_numbers_with_numbers_and_formulas_with_formulas() -> None:

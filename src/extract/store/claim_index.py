@@ -18,7 +18,8 @@ def joined(items: Iterable[str]) -> str:
     store splits and sorts it. One string costs DuckDB's appender a fraction of what a
     list of strings does. No item may hold the separator (`stages.merge.signature`
     replaces it in citations; tokens and numbers cannot hold it)."""
-    return "".join(_UNIT + item for item in items)
+    items = list(items)
+    return _UNIT + _UNIT.join(items) if items else ""
 
 
 def _split(column: str) -> str:

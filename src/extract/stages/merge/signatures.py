@@ -38,6 +38,7 @@ _REFERENCE = re.compile(
 )
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_DIGIT = re.compile(r"\d")
 # A number stated as a result: a share, a multiple, points.
 _RESULT = re.compile(r"(\d+(?:\.\d+)?)\s*(?:%|percent\b|x\b|×|pp\b|points?\b|个百分点|倍)")
 # Math as written in dumps and model answers: $$...$$, $...$, \[...\], \(...\).
@@ -52,26 +53,28 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
-def facts(folded: str) -> set[str]:
-    """The numbers a (casefolded) statement states, without the digits of its
-    references, each result as `%` + its number, and a fingerprint (`$` + 12 hex) of
-    each formula it writes."""
-    found: set[str] = set()
+def stated(folded: str) -> Facts:
+    """The facts a (casefolded) statement states, by kind: its numbers without the
+    digits of its references, each result as `%` + its number, and a fingerprint
+    (`$` + 12 hex) of each formula it writes."""
+    formulas: set[str] = set()
     if "$" in folded or "\\" in folded:
         for match in _MATH.finditer(folded):
             body = _SPACE.sub("", next(g for g in match.groups() if g is not None))
             if body:
-                found.add(FORMULA_MARK + hashlib.sha256(body.encode()).hexdigest()[:12])
+                formulas.add(FORMULA_MARK + hashlib.sha256(body.encode()).hexdigest()[:12])
         folded = _MATH.sub(" ", folded)
+    if not _DIGIT.search(folded):
+        return Facts(set(), set(), formulas)
     plain = _THOUSANDS.sub("", _REFERENCE.sub(" ", folded))
-    found.update(_NUMBER.findall(plain))
-    found.update(RESULT_MARK + n for n in _RESULT.findall(plain))
-    return found
+    numbers = set(map(sys.intern, _NUMBER.findall(plain)))
+    results = {sys.intern(RESULT_MARK + n) for n in _RESULT.findall(plain)}
+    return Facts(numbers, results, formulas)
 
 
-def is_number(fact: str) -> bool:
-    """A plain number (also a token of the signature), not a formula or result mark."""
-    return not fact.startswith(MARKS)
+def facts(folded: str) -> set[str]:
+    """`stated`, all kinds in one set (as `claim_index.numbers` stores them)."""
+    return stated(folded).all()
 
 
 @dataclass(slots=True)
@@ -115,14 +118,14 @@ def signature(text: str, citations: Iterable[str] = ()) -> Signature:
     # A pattern that needs a character the text lacks finds nothing: skip its search.
     for run in () if folded.isascii() else _CJK_RUN.findall(folded):
         tokens.update(run[i : i + 2] for i in range(max(1, len(run) - 1)))
-    stated = Facts.of(facts(folded))
+    said = stated(folded)
     arxiv = set(_ARXIV.findall(folded)) if "." in folded else set()
     keys = set(_CITE_KEY.findall(folded)) if "[" in folded else set()
     # The store joins lists with the unit separator (`store.claim_index.joined`).
     cites = {c.casefold().replace("\x1f", " ") for c in citations} | arxiv | keys
     # Claims repeat a small vocabulary: one string object per distinct token, not per
     # use. Plain numbers are tokens too.
-    return Signature(set(map(sys.intern, tokens)) | stated.numbers, stated, cites)
+    return Signature(set(map(sys.intern, tokens)) | said.numbers, said, cites)
 
 
 @lru_cache(maxsize=1 << 16)
