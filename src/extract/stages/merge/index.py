@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from extract.models import Observation
 from extract.stages.merge.blocks import Block, block_of, scope_of
 from extract.stages.merge.scoring import TokenWeights
-from extract.stages.merge.signatures import Facts, Signature
+from extract.stages.merge.signatures import NONE, Facts, Signature
 from extract.store import Database
 from extract.store.claim_index import (
     PostingNumbers,
@@ -89,17 +89,30 @@ def keys_of(sig: Signature) -> list[str]:
     return [*sig.tokens, *("@" + c for c in sig.citations)]
 
 
-def gathered(tokens: list[list[int]], citations: list[list[int]]) -> set[int]:
+# A key's claims in a block: one claim's position, or a list of them.
+Posting = int | list[int]
+
+
+def _claims_of(posting: Posting) -> list[int] | tuple[int]:
+    return (posting,) if isinstance(posting, int) else posting
+
+
+def _size(posting: Posting) -> int:
+    return 1 if isinstance(posting, int) else len(posting)
+
+
+def gathered(tokens: list[Posting], citations: list[Posting]) -> set[int]:
     """The candidates in the postings of an observation's rarest tokens and of its
     citations: with `TWO_HITS_FROM` or more rare tokens, only the claims on two of them
     (or on a citation). A claim sharing only one of them almost never reaches the
     threshold (236 of 444,236 joins in 1M synthetic observations), and at scale almost
     half the candidates are such chance meetings."""
+    claims = map(_claims_of, tokens)
     if len(tokens) < TWO_HITS_FROM:
-        found = set(chain.from_iterable(tokens))
+        found = set(chain.from_iterable(claims))
     else:
-        found = {at for at, n in Counter(chain.from_iterable(tokens)).items() if n > 1}
-    found.update(chain.from_iterable(citations))
+        found = {at for at, n in Counter(chain.from_iterable(claims)).items() if n > 1}
+    found.update(chain.from_iterable(map(_claims_of, citations)))
     return found
 
 
@@ -125,7 +138,7 @@ class CandidateIndex(Protocol):
     def add(self, claim: Claim) -> None:
         """A claim the merger created."""
 
-    def grew(self, claim: Claim, tokens: set[str], citations: set[str]) -> None:
+    def grew(self, claim: Claim, tokens: set[str], citations: frozenset[str]) -> None:
         """A claim's signature gained these tokens and citations."""
 
 
@@ -136,8 +149,11 @@ class MemoryIndex:
         self.weights = weights
         self.claims: list[Claim] = []
         self._at: dict[str, int] = {}
-        # Per block, then per token (and "@citation"): candidates are compatible by construction.
-        self._postings: dict[Block, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+        # Per block, then per token (and "@citation"): candidates are compatible by
+        # construction. Most keys have one claim in their block: its position then (no
+        # object of its own: the claim's `at`), a list once it has more (there are
+        # tens of millions of keys in a merge of a million observations).
+        self._postings: dict[Block, dict[str, Posting]] = defaultdict(dict)
 
     def prepare(self, observations: list[Observation], signatures: list[Signature], named: set[str]) -> None:
         return None
@@ -156,17 +172,21 @@ class MemoryIndex:
     def _post(self, claim: Claim, tokens: Iterable[str], citations: Iterable[str]) -> None:
         postings = self._postings[claim.block]
         at = claim.at
-        for posting in map(postings.__getitem__, tokens):
-            posting.append(at)
-        for c in citations:
-            postings["@" + c].append(at)
+        for key in chain(tokens, ["@" + c for c in citations]):
+            posting = postings.get(key)
+            if posting is None:
+                postings[key] = at
+            elif isinstance(posting, int):
+                postings[key] = [posting, at]
+            else:
+                posting.append(at)
 
     def add(self, claim: Claim) -> None:
         self.weights.n_claims += 1
         self.weights.count(claim.sig.tokens)
         self.hold(claim)
 
-    def grew(self, claim: Claim, tokens: set[str], citations: set[str]) -> None:
+    def grew(self, claim: Claim, tokens: set[str], citations: frozenset[str]) -> None:
         self._post(claim, tokens, citations)
 
     def candidates(self, sig: Signature, block: Block) -> set[int]:
@@ -176,10 +196,10 @@ class MemoryIndex:
         # The postings of the rarest tokens that some claim of this block has (a token
         # no claim has finds nothing and would waste a slot); ties in token order, not
         # in the set's, which differs between processes (string hashes are salted).
-        rare = sorted([p for p in map(postings.get, sorted(sig.tokens)) if p is not None], key=len)[:RARE_TOKENS]
+        rare = sorted([p for p in map(postings.get, sorted(sig.tokens)) if p is not None], key=_size)[:RARE_TOKENS]
+        cited = [p for c in sig.citations if (p := postings.get("@" + c)) is not None]
         return gathered(
-            [p for p in rare if len(p) <= COMMON_POSTINGS],
-            [p for c in sig.citations if len(p := postings.get("@" + c, [])) <= COMMON_POSTINGS],
+            [p for p in rare if _size(p) <= COMMON_POSTINGS], [p for p in cited if _size(p) <= COMMON_POSTINGS]
         )
 
 
@@ -282,7 +302,7 @@ class StoredIndex(MemoryIndex):
         self._df_known |= unknown
         for claim_id, scope, topic, camp, toks, citations, numbers, n_obs in rows:
             facts = Facts.of(numbers)
-            sig = Signature(set(map(sys.intern, toks)), facts, set(citations))
+            sig = Signature(set(map(sys.intern, toks)), facts, frozenset(citations) or NONE)
             self.hold(Claim(claim_id, scope, topic, camp, sig, n_obs))
 
     def _carry(self, block: Block, keys: Iterable[str]) -> None:
@@ -296,7 +316,7 @@ class StoredIndex(MemoryIndex):
         self._carry(claim.block, keys_of(claim.sig))
         super().add(claim)
 
-    def grew(self, claim: Claim, tokens: set[str], citations: set[str]) -> None:
+    def grew(self, claim: Claim, tokens: set[str], citations: frozenset[str]) -> None:
         self._carry(claim.block, [*tokens, *("@" + c for c in citations)])
         super().grew(claim, tokens, citations)
 
@@ -315,4 +335,4 @@ class StoredIndex(MemoryIndex):
             self.late_reads += len(late)
             self._read(late, ())
         postings = self._postings[block]
-        return gathered([postings[t] for t in tokens], [postings[k] for k in cited])
+        return gathered([postings.get(t, []) for t in tokens], [postings.get(k, []) for k in cited])

@@ -182,12 +182,16 @@ class Merger:
             if best.weighed_at >= 0:
                 best.logdf += weights.logdf(added)
             weights.count(added)
-        best.sig.citations |= new_cites
+        if new_cites:
+            best.sig.citations |= new_cites
         # Numbers are tokens too (the cap applies); formulas and results are facts only.
-        facts = best.sig.facts
-        facts.numbers |= sig.facts.numbers & added
-        facts.results |= sig.facts.results
-        facts.formulas |= sig.facts.formulas
+        facts, theirs = best.sig.facts, sig.facts
+        if theirs.numbers and added:
+            facts.numbers |= theirs.numbers & added
+        if theirs.results:
+            facts.results |= theirs.results
+        if theirs.formulas:
+            facts.formulas |= theirs.formulas
         best.camp = best.camp or camp
         if added or new_cites:
             self.index.grew(best, added, new_cites)

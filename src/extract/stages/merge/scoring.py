@@ -48,7 +48,7 @@ class MergePolicy:
         return self.containment * contained + (1.0 - self.containment) * jaccard
 
 
-def _apart(mine: set[str], theirs: set[str]) -> bool:
+def _apart(mine: frozenset[str], theirs: frozenset[str]) -> bool:
     return bool(mine) and bool(theirs) and mine.isdisjoint(theirs)
 
 

@@ -44,6 +44,9 @@ _RESULT = re.compile(r"(\d+(?:\.\d+)?)\s*(?:%|percent\b|x\b|Ã—|pp\b|points?\b|ä¸
 # Math as written in dumps and model answers: $$...$$, $...$, \[...\], \(...\).
 _MATH = re.compile(r"\$\$(.+?)\$\$|\$([^$\n]+?)\$|\\\[(.+?)\\\]|\\\((.+?)\\\)", re.DOTALL)
 _SPACE = re.compile(r"\s+")
+# The empty set every signature without citations, results or formulas shares: a
+# merge of a million holds hundreds of thousands of signatures.
+NONE: frozenset[str] = frozenset()
 FORMULA_MARK = "$"
 RESULT_MARK = "%"
 MARKS = (FORMULA_MARK, RESULT_MARK)
@@ -57,22 +60,22 @@ def stated(folded: str) -> Facts:
     """The facts a (casefolded) statement states, by kind: its numbers without the
     digits of its references, each result as `%` + its number, and a fingerprint
     (`$` + 12 hex) of each formula it writes."""
-    formulas: set[str] = set()
+    formulas: frozenset[str] = NONE
     if "$" in folded or "\\" in folded:
         for match in _MATH.finditer(folded):
             body = _SPACE.sub("", next(g for g in match.groups() if g is not None))
             if body:
-                formulas.add(FORMULA_MARK + hashlib.sha256(body.encode()).hexdigest()[:12])
+                formulas |= {FORMULA_MARK + hashlib.sha256(body.encode()).hexdigest()[:12]}
         folded = _MATH.sub(" ", folded)
     if not _DIGIT.search(folded):
-        return Facts(set(), set(), formulas)
+        return Facts(NONE, NONE, formulas)
     plain = _THOUSANDS.sub("", _REFERENCE.sub(" ", folded))
-    numbers = set(map(sys.intern, _NUMBER.findall(plain)))
-    results = {sys.intern(RESULT_MARK + n) for n in _RESULT.findall(plain)}
+    numbers = frozenset(map(sys.intern, _NUMBER.findall(plain))) or NONE
+    results = frozenset([sys.intern(RESULT_MARK + n) for n in _RESULT.findall(plain)]) or NONE
     return Facts(numbers, results, formulas)
 
 
-def facts(folded: str) -> set[str]:
+def facts(folded: str) -> frozenset[str]:
     """`stated`, all kinds in one set (as `claim_index.numbers` stores them)."""
     return stated(folded).all()
 
@@ -81,23 +84,22 @@ def facts(folded: str) -> set[str]:
 class Facts:
     """A statement's facts by kind: plain numbers, results (`%`...), formulas (`$`...)."""
 
-    numbers: set[str]
-    results: set[str]
-    formulas: set[str]
+    numbers: frozenset[str]
+    results: frozenset[str]
+    formulas: frozenset[str]
 
     @classmethod
     def of(cls, found: Iterable[str]) -> Facts:
-        numbers, results, formulas = set(), set(), set()
+        numbers: list[str] = []
+        results: list[str] = []
+        formulas: list[str] = []
         for fact in map(sys.intern, found):
-            if fact.startswith(RESULT_MARK):
-                results.add(fact)
-            elif fact.startswith(FORMULA_MARK):
-                formulas.add(fact)
-            else:
-                numbers.add(fact)
-        return cls(numbers, results, formulas)
+            (
+                results if fact.startswith(RESULT_MARK) else formulas if fact.startswith(FORMULA_MARK) else numbers
+            ).append(fact)
+        return cls(frozenset(numbers) or NONE, frozenset(results) or NONE, frozenset(formulas) or NONE)
 
-    def all(self) -> set[str]:
+    def all(self) -> frozenset[str]:
         return self.numbers | self.results | self.formulas
 
 
@@ -105,7 +107,7 @@ class Facts:
 class Signature:
     tokens: set[str]
     facts: Facts
-    citations: set[str]
+    citations: frozenset[str]
     # Set by a stored index's `prepare` when the stored claims sharing two of these
     # tokens were read for it (the tokens that may be among its rarest, not read
     # whole): its candidates need nothing more read.
@@ -122,7 +124,7 @@ def signature(text: str, citations: Iterable[str] = ()) -> Signature:
     arxiv = set(_ARXIV.findall(folded)) if "." in folded else set()
     keys = set(_CITE_KEY.findall(folded)) if "[" in folded else set()
     # The store joins lists with the unit separator (`store.claim_index.joined`).
-    cites = {c.casefold().replace("\x1f", " ") for c in citations} | arxiv | keys
+    cites = frozenset({c.casefold().replace("\x1f", " ") for c in citations} | arxiv | keys) or NONE
     # Claims repeat a small vocabulary: one string object per distinct token, not per
     # use. Plain numbers are tokens too.
     return Signature(set(map(sys.intern, tokens)) | said.numbers, said, cites)
