@@ -1,5 +1,6 @@
 """Reading a large import in a second process: each batch of lines is parsed and its
-observations' merge signatures worked out there, while this process places the batch
+observations' merge signatures and first claim ids worked out there
+(`stages.merge.prepared`), while this process places the batch
 before it in claims and a thread writes the one before that. What needs the database
 (`settle`: ids that stand for stored observations) stays here."""
 
@@ -22,7 +23,7 @@ from extract.stages.importing import (
     read_lines,
     settle,
 )
-from extract.stages.merge import Signature, signature
+from extract.stages.merge import Prepared, prepared
 from extract.store import Database
 
 # Batches parsed ahead of the one being placed: enough to keep the worker busy.
@@ -39,27 +40,27 @@ def _start(context: LineContext) -> None:
     _WORKER["context"] = context
 
 
-def _parse_and_sign(lines: list[tuple[int, bytes]], offset: int) -> Signed:
-    return _signed(lines, offset, _WORKER["context"])
+def _parse_and_sign(lines: list[tuple[int, bytes]], offset: int) -> Ready:
+    return _prepared(lines, offset, _WORKER["context"])
 
 
-def signed_batches(
+def prepared_batches(
     path: Path,
     run_id: str,
     keys: dict[str, str],
     arxiv: dict[str, str],
     db: Database,
     size: int = BATCH_LINES,
-) -> Iterator[tuple[ParsedImport, dict[str, Signature]]]:
-    """`stages.importing.import_batches`, each batch with its observations' signatures
-    by id, parsed in a second process up to `AHEAD` batches ahead. Should that process
+) -> Iterator[tuple[ParsedImport, dict[str, Prepared]]]:
+    """`stages.importing.import_batches`, each batch with what placing its observations
+    needs (`stages.merge.prepared`) by id, parsed in a second process up to `AHEAD` batches ahead. Should that process
     fail to start or die (a script without a `__main__` guard, memory), the batches
     are parsed here instead: the same result, more slowly."""
     context = line_context(path, run_id, keys, arxiv, db)
     spawn = multiprocessing.get_context("spawn")  # no fork of a process holding DuckDB's threads
     earlier: dict[str, tuple[Content, int]] = {}
     with ProcessPoolExecutor(1, mp_context=spawn, initializer=_start, initargs=(context,)) as worker:
-        pending: deque[tuple[Future[Signed] | None, list[tuple[int, bytes]], int]] = deque()
+        pending: deque[tuple[Future[Ready] | None, list[tuple[int, bytes]], int]] = deque()
         broken = False
         for lines, offset in read_lines(path, size):
             pending.append((None if broken else worker.submit(_parse_and_sign, lines, offset), lines, offset))
@@ -71,18 +72,18 @@ def signed_batches(
             yield _settled(done, earlier, db, context)
 
 
-Signed = tuple[ParsedImport, dict[str, Signature]]
+Ready = tuple[ParsedImport, dict[str, Prepared]]
 
 
-def _signed(lines: list[tuple[int, bytes]], offset: int, context: LineContext) -> Signed:
+def _prepared(lines: list[tuple[int, bytes]], offset: int, context: LineContext) -> Ready:
     batch = parse_lines(lines, context)
     batch.offset = offset
-    return batch, {o.obs_id: signature(o.text, [c.value for c in o.citations]) for o in batch.observations}
+    return batch, {o.obs_id: prepared(o) for o in batch.observations}
 
 
 def _result(
-    job: tuple[Future[Signed] | None, list[tuple[int, bytes]], int], context: LineContext, broken: bool
-) -> tuple[Signed, bool]:
+    job: tuple[Future[Ready] | None, list[tuple[int, bytes]], int], context: LineContext, broken: bool
+) -> tuple[Ready, bool]:
     """The worker's answer for a batch, or the batch parsed here when the worker is gone."""
     future, lines, offset = job
     if future is not None and not broken:
@@ -90,12 +91,12 @@ def _result(
             return future.result(), False
         except BrokenProcessPool:
             pass
-    return _signed(lines, offset, context), True
+    return _prepared(lines, offset, context), True
 
 
-def _settled(done: Signed, earlier: dict[str, tuple[Content, int]], db: Database, context: LineContext) -> Signed:
-    batch, signatures = done
+def _settled(done: Ready, earlier: dict[str, tuple[Content, int]], db: Database, context: LineContext) -> Ready:
+    batch, ready = done
     settle(batch, earlier, db, context)
     earlier.clear()
     earlier.update(batch.settled)
-    return batch, signatures
+    return batch, ready

@@ -12,11 +12,11 @@ from typing import Any
 from extract.config import Pipeline
 from extract.errors import InputError
 from extract.models import Observation
-from extract.pipeline.import_worker import PARALLEL_FROM_BYTES, signed_batches
+from extract.pipeline.import_worker import PARALLEL_FROM_BYTES, prepared_batches
 from extract.pipeline.merging import configured_merger
 from extract.pipeline.storing import place_batch, write_batch
 from extract.stages.importing import BATCH_LINES, ParsedImport, import_batches
-from extract.stages.merge import Signature, no_cyclic_gc
+from extract.stages.merge import Prepared, no_cyclic_gc
 from extract.store import Database, open_database
 from extract.store.claims import refresh_claims
 from extract.store.documents import record_lookup
@@ -94,11 +94,11 @@ def import_observations(
         ):
             storing: Future[list[Observation]] | None = None
             previous = ParsedImport([], [], 0)
-            for parsed, signed in _batches(path, summary.run_id, keys, arxiv, db, parallel, batch_lines):
+            for parsed, ready in _batches(path, summary.run_id, keys, arxiv, db, parallel, batch_lines):
                 # The batch being stored may not be visible yet: its ids are not fresh.
                 in_flight = {o.obs_id for o in previous.observations} if storing else set()
                 placed = place_batch(
-                    db, merger, summary.run_id, parsed.observations, parsed.rejects, in_flight=in_flight, signed=signed
+                    db, merger, summary.run_id, parsed.observations, parsed.rejects, in_flight=in_flight, ready=ready
                 )
                 if storing:
                     _count(summary, previous, storing.result(), touched)
@@ -130,11 +130,11 @@ def _batches(
     db: Database,
     parallel: bool | None,
     size: int,
-) -> Iterator[tuple[ParsedImport, Mapping[str, Signature] | None]]:
+) -> Iterator[tuple[ParsedImport, Mapping[str, Prepared] | None]]:
     if parallel is None:
         parallel = path.stat().st_size >= PARALLEL_FROM_BYTES
     if parallel:
-        yield from signed_batches(path, run_id, keys, arxiv, db, size)
+        yield from prepared_batches(path, run_id, keys, arxiv, db, size)
     else:
         for batch in import_batches(path, run_id, keys, arxiv, size, db):
             yield batch, None

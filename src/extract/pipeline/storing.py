@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from extract.models import Observation, Reject
-from extract.stages.merge import Merger, Signature
+from extract.stages.merge import Merger, Prepared
 from extract.store import Database
 from extract.store.claim_index import save_index
 from extract.store.observations import link_to_run, save_observations, unsaved_observations
@@ -40,13 +40,13 @@ def place_batch(
     rejects: list[Reject],
     *,
     in_flight: Collection[str] = (),
-    signed: Mapping[str, Signature] | None = None,
+    ready: Mapping[str, Prepared] | None = None,
 ) -> PlacedBatch:
     """Place the observations not stored yet in claims. `in_flight`: ids of a batch being
-    written that may not be visible yet (they are not fresh either); `signed`: their
-    merge signatures by id, if worked out already."""
+    written that may not be visible yet (they are not fresh either); `ready`: what
+    placing them needs, by id, if worked out already (`stages.merge.prepared`)."""
     fresh = [o for o in unsaved_observations(db, observations) if o.obs_id not in in_flight]
-    placed = merger.assign(fresh, signed)
+    placed = merger.assign(fresh, ready)
     rows, delta = merger.changes()
     return PlacedBatch(run_id, observations, placed, rows, delta, rejects)
 

@@ -16,7 +16,7 @@ new claim. Claim ids are fixed when a claim is created and never change.
 
 from extract.stages.merge.blocks import block_of, scope_of
 from extract.stages.merge.index import Claim, MemoryIndex, StoredIndex
-from extract.stages.merge.merger import Merger, no_cyclic_gc, placing_order
+from extract.stages.merge.merger import Merger, Prepared, no_cyclic_gc, placing_order, prepared
 from extract.stages.merge.scoring import MergePolicy, TokenWeights, facts_agree
 from extract.stages.merge.signatures import Facts, Signature, facts, signature
 
@@ -26,6 +26,7 @@ __all__ = [
     "MemoryIndex",
     "MergePolicy",
     "Merger",
+    "Prepared",
     "Signature",
     "StoredIndex",
     "TokenWeights",
@@ -34,6 +35,7 @@ __all__ = [
     "facts_agree",
     "no_cyclic_gc",
     "placing_order",
+    "prepared",
     "scope_of",
     "signature",
 ]

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 
 from extract.hashing import normalise_claim_text, sha256_json
 from extract.models import Observation
-from extract.stages.merge.blocks import scope_of
 from extract.store import Database
 from extract.store.claim_index import stored_claim_ids
 
@@ -34,13 +33,13 @@ class ClaimIds:
     # The id `new_id` gives an observation first (n = 0), worked out in `prepare`.
     first: dict[str, str] = field(default_factory=dict)
 
-    def prepare(self, observations: list[Observation]) -> set[str]:
-        """Ask the database at once about the ids these observations would give a new
-        claim or name (an export re-imported); return the stored ones they name."""
+    def prepare(self, observations: list[Observation], first: dict[str, str]) -> set[str]:
+        """Take the ids these observations would give a new claim first (by obs_id),
+        and ask the database at once about them and those the observations name (an
+        export re-imported); return the stored ones they name."""
+        self.first.update(first)
         if self.db is None:
             return set()
-        first = {o.obs_id: claim_id_for(o, scope_of(o.job, o.field_path), 0) for o in observations}
-        self.first.update(first)
         named = {o.claim_id for o in observations if o.claim_id}
         asked = ({*first.values()} | named) - self.taken - self.free
         found = stored_claim_ids(self.db, sorted(asked))

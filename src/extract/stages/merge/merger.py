@@ -17,12 +17,13 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from itertools import chain
 from typing import Any
 
 from extract.models import Observation
 from extract.stages.arbiter import Arbiter
 from extract.stages.merge.blocks import block_of, scope_of
-from extract.stages.merge.ids import ClaimIds
+from extract.stages.merge.ids import ClaimIds, claim_id_for
 from extract.stages.merge.index import CandidateIndex, Claim, MemoryIndex, StoredIndex
 from extract.stages.merge.scoring import MergePolicy, TokenWeights, camps_overlap, facts_agree
 from extract.stages.merge.signatures import Signature, camp_tokens, signature
@@ -52,6 +53,15 @@ def no_cyclic_gc() -> Iterator[None]:
 def _not_kept(o: Observation, named: str) -> Observation:
     """An observation that named a claim of another block, placed by its wording instead."""
     return replace(o, flags=(*o.flags, f"claim_id_not_kept:{named}"))
+
+
+# What placing an observation needs that placing others does not change: its signature
+# and the id a claim it starts gets unless taken.
+Prepared = tuple[Signature, str]
+
+
+def prepared(o: Observation) -> Prepared:
+    return signature(o.text, [c.value for c in o.citations]), claim_id_for(o, scope_of(o.job, o.field_path), 0)
 
 
 def placing_order(o: Observation) -> tuple[str, int, str]:
@@ -104,7 +114,7 @@ class Merger:
         if common:
             shared = len(common) * scale - self.index.weights.logdf(common)
             score = self.policy.blend(shared, weight, self._claim_weight(claim, scale))
-            if len(common) >= self.policy.overlap * len(sig.tokens | claim.sig.tokens):
+            if len(common) >= self.policy.overlap * (len(sig.tokens) + len(claim.sig.tokens) - len(common)):
                 score = max(score, self.policy.threshold)
         if sig.citations & claim.sig.citations:
             score += self.policy.citation_bonus
@@ -213,17 +223,15 @@ class Merger:
                 return claim, basis
         return None, None
 
-    def assign(
-        self, observations: list[Observation], signed: Mapping[str, Signature] | None = None
-    ) -> list[Observation]:
+    def assign(self, observations: list[Observation], ready: Mapping[str, Prepared] | None = None) -> list[Observation]:
         """Claim ids for observations, placed in document order (`placing_order`).
-        `signed`: their signatures by obs_id, if worked out already (elsewhere)."""
+        `ready`: what `prepared` gives for each, by obs_id, if worked out already (in
+        another process)."""
         ordered = sorted(observations, key=placing_order)
         with no_cyclic_gc():
-            signatures = [
-                signed[o.obs_id] if signed else signature(o.text, [c.value for c in o.citations]) for o in ordered
-            ]
-            named = self.ids.prepare(ordered)
+            pairs = [ready[o.obs_id] for o in ordered] if ready else [prepared(o) for o in ordered]
+            signatures = [sig for sig, _ in pairs]
+            named = self.ids.prepare(ordered, {o.obs_id: first for o, (_, first) in zip(ordered, pairs, strict=True)})
             self.index.prepare(ordered, signatures, named)
             placed = [o.with_claim(*self.place(o, sig)) for o, sig in zip(ordered, signatures, strict=True)]
             self.ids.done()
@@ -234,12 +242,19 @@ class Merger:
 
     def changes(self) -> tuple[list[list[Any]], Counter[str]]:
         """The `claim_index` rows of the claims changed since the last call and the new
-        token counts, for `save_index`: a snapshot, so that storing it can overlap with
-        placing the next batch."""
+        token counts (every token of a claim never saved, the tokens others gained),
+        for `save_index`: a snapshot, so that storing it can overlap with placing the
+        next batch."""
         dirty = [c for c in self.index.claims if c.dirty]
         rows = [c.row() for c in dirty]
+        delta = Counter(chain.from_iterable(c.sig.tokens if c.fresh else _tokens(c.gained) for c in dirty))
         for c in dirty:
             c.dirty = False
             c.fresh = False
             c.gained = None
-        return rows, self.index.weights.take_delta()
+        return rows, delta
+
+
+def _tokens(keys: list[str] | None) -> list[str]:
+    """The tokens among a claim's keys (the others are "@" + a citation)."""
+    return [k for k in keys or () if not k.startswith("@")]

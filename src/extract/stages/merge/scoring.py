@@ -75,8 +75,6 @@ class TokenWeights:
 
     n_claims: int = 0
     df: Counter[str] = field(default_factory=Counter)
-    # The counts added since the last `take_delta`: what the store must add.
-    delta: Counter[str] = field(default_factory=Counter)
     # log(1 + k) for k up to the largest count met: an IDF is a lookup, not a logarithm.
     _log1p: list[float] = field(default_factory=lambda: [math.log1p(k) for k in range(1024)])
 
@@ -87,11 +85,6 @@ class TokenWeights:
     def count(self, tokens: Iterable[str]) -> None:
         """One more claim carries each of these tokens."""
         self.df.update(tokens)
-        self.delta.update(tokens)
-
-    def take_delta(self) -> Counter[str]:
-        delta, self.delta = self.delta, Counter()
-        return delta
 
     def logdf(self, tokens: set[str]) -> float:
         """Σ log(1 + df) over tokens: lookups mapped in C, no Python loop (this runs for

@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 _WORD = re.compile(r"[a-z][a-z0-9]*(?:[-'][a-z0-9]+)*")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
@@ -69,7 +70,9 @@ def stated(folded: str) -> Facts:
         folded = _MATH.sub(" ", folded)
     if not _DIGIT.search(folded):
         return Facts(NONE, NONE, formulas)
-    plain = _THOUSANDS.sub("", _REFERENCE.sub(" ", folded))
+    # A reference needs one of these characters; thousands a comma.
+    plain = _REFERENCE.sub(" ", folded) if "[" in folded or "." in folded or "/" in folded else folded
+    plain = _THOUSANDS.sub("", plain) if "," in plain else plain
     numbers = frozenset(map(sys.intern, _NUMBER.findall(plain))) or NONE
     results = frozenset([sys.intern(RESULT_MARK + n) for n in _RESULT.findall(plain)]) or NONE
     return Facts(numbers, results, formulas)
@@ -99,6 +102,10 @@ class Facts:
             ).append(fact)
         return cls(frozenset(numbers) or NONE, frozenset(results) or NONE, frozenset(formulas) or NONE)
 
+    def __reduce__(self) -> tuple[type[Facts], tuple[frozenset[str], ...]]:
+        # Pickled (from an import's reading process) as its fields alone, not by name.
+        return Facts, (self.numbers, self.results, self.formulas)
+
     def all(self) -> frozenset[str]:
         return self.numbers | self.results | self.formulas
 
@@ -113,10 +120,13 @@ class Signature:
     # whole): its candidates need nothing more read.
     paired: frozenset[str] | None = None
 
+    def __reduce__(self) -> tuple[type[Signature], tuple[Any, ...]]:
+        return Signature, (self.tokens, self.facts, self.citations, self.paired)
+
 
 def signature(text: str, citations: Iterable[str] = ()) -> Signature:
     folded = fold(text)
-    tokens = {w for w in _WORD.findall(folded) if w not in STOP_WORDS and len(w) > 1}
+    tokens = set(_WORD.findall(folded)) - _NOT_TOKENS
     # A pattern that needs a character the text lacks finds nothing: skip its search.
     for run in () if folded.isascii() else _CJK_RUN.findall(folded):
         tokens.update(run[i : i + 2] for i in range(max(1, len(run) - 1)))
@@ -128,6 +138,10 @@ def signature(text: str, citations: Iterable[str] = ()) -> Signature:
     # Claims repeat a small vocabulary: one string object per distinct token, not per
     # use. Plain numbers are tokens too.
     return Signature(set(map(sys.intern, tokens)) | said.numbers, said, cites)
+
+
+# Stop words and single letters (a word of one character) are no tokens.
+_NOT_TOKENS = STOP_WORDS | frozenset("abcdefghijklmnopqrstuvwxyz")
 
 
 @lru_cache(maxsize=1 << 16)
