@@ -26,8 +26,9 @@ from extract.stages.importing import (
 from extract.stages.merge import Prepared, prepared
 from extract.store import Database
 
-# Batches parsed ahead of the one being placed: enough to keep the worker busy.
-AHEAD = 2
+# Batches parsed ahead of the one being placed: one keeps the worker busy, and each
+# batch held costs memory.
+AHEAD = 1
 # A file this large is read in a second process: below it, starting one costs more
 # than it saves.
 PARALLEL_FROM_BYTES = 32 * 1024 * 1024
