@@ -178,6 +178,23 @@ def test_citation_keys_unique_and_stable(seeds_dir: Path) -> None:
     assert taken_again == set(keys.values())
 
 
+def test_citation_key_ranks_kept_across_files_change_no_key(tmp_path: Path) -> None:
+    # Many files sharing titles (versions of one dump): the ranks kept with the taken
+    # keys skip suffixes known taken, and every key is the one found without them.
+    paths = [
+        _write(tmp_path, f"v{i}.txt", f"v{i}\n\n" + "Same Title\nhttps://arxiv.org/abs/2402.01035\n\n" * 5)
+        for i in range(40)
+    ]
+    plain: set[str] = set()
+    kept: set[str] = set()
+    ranks: dict[str, int] = {}
+    for path in paths:
+        one = ingest_file(path, taken_keys=plain)
+        two = ingest_file(path, taken_keys=kept, key_ranks=ranks)
+        assert [r.citation_key for r in one.records] == [r.citation_key for r in two.records]
+    assert plain == kept and len(kept) == 40 * 5 == ranks["Same2024Title"]
+
+
 def test_citation_keys_without_shared_set_are_deterministic(seeds_dir: Path) -> None:
     one = ingest_file(seeds_dir / AWESOME)
     two = ingest_file(seeds_dir / AWESOME)

@@ -55,9 +55,12 @@ def ingest_and_chunk(
     """Read and cut every input; with a run id, store documents, records and chunks."""
     existing = citation_keys(db) if db is not None else {}
     taken = set(existing.values())
+    ranks: dict[str, int] = {}
     work: Work = []
     for path in files:
-        ingested = read_input(path, pipeline, progress, summary.skipped, existing_keys=existing, taken_keys=taken)
+        ingested = read_input(
+            path, pipeline, progress, summary.skipped, existing_keys=existing, taken_keys=taken, key_ranks=ranks
+        )
         if ingested is None:
             continue
         doc = ingested.document
