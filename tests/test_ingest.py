@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import time
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from extract.stages.ingest import (
     arxiv_ids,
     citation_key,
     ingest_file,
+    normalise_text,
     split_records,
     urls,
 )
@@ -173,6 +176,23 @@ def test_citation_keys_unique_and_stable(seeds_dir: Path) -> None:
     again = [ingest_file(seeds_dir / n, existing_keys=keys, taken_keys=taken_again) for n in reversed(SEED_COUNTS)]
     assert {r.record_id: r.citation_key for d in again for r in d.records} == keys
     assert taken_again == set(keys.values())
+
+
+def test_citation_key_ranks_kept_across_files_change_no_key(tmp_path: Path) -> None:
+    # Many files sharing titles (versions of one dump): the ranks kept with the taken
+    # keys skip suffixes known taken, and every key is the one found without them.
+    paths = [
+        _write(tmp_path, f"v{i}.txt", f"v{i}\n\n" + "Same Title\nhttps://arxiv.org/abs/2402.01035\n\n" * 5)
+        for i in range(40)
+    ]
+    plain: set[str] = set()
+    kept: set[str] = set()
+    ranks: dict[str, int] = {}
+    for path in paths:
+        one = ingest_file(path, taken_keys=plain)
+        two = ingest_file(path, taken_keys=kept, key_ranks=ranks)
+        assert [r.citation_key for r in one.records] == [r.citation_key for r in two.records]
+    assert plain == kept and len(kept) == 40 * 5 == ranks["Same2024Title"]
 
 
 def test_citation_keys_without_shared_set_are_deterministic(seeds_dir: Path) -> None:
@@ -337,6 +357,22 @@ def test_nfkc_and_line_endings(tmp_path: Path) -> None:
     doc = ingest_file(_write(tmp_path, "n.txt", raw))
     assert doc.document.text == "fine Full width 1\nsecond\nthird\n"
     assert "\r" not in doc.document.text
+
+
+def test_nfkc_line_by_line_is_nfkc_of_the_whole_text(seeds_dir: Path) -> None:
+    # Normalising only the lines that need it, full-width punctuation first, gives what
+    # normalising the whole text gives: on the seeds, and on lines built from characters
+    # that compose, reorder or decompose next to each other and to newlines.
+    for path in sorted(seeds_dir.iterdir()):
+        text = path.read_text(encoding="utf-8")
+        assert normalise_text(text) == unicodedata.normalize("NFKC", text), path.name
+    rng = random.Random(5)
+    pool = ["\n", "a", "e", "<", "=", "\u0301", "\u0327", "\u0338", "\u0345", "\u05b0", "\u0591", "\u3099", "\uff9e"]
+    pool += ["\u1100", "\u1161", "\u11a8", "가", "か", "ｶ", "ﬁ", "①", "Ⅻ", "Å", "\u212b", "\u0f73", "\u0f71\u0f72"]
+    pool += ["，", "（", "＜", "＝", "\u3000", "\xa0", "…", "\u2011", "𝑛", " ", "\u2028", "中"]
+    for _ in range(20_000):
+        text = "".join(rng.choice(pool) for _ in range(rng.randint(1, 12)))
+        assert normalise_text(text) == unicodedata.normalize("NFKC", text), repr(text)
 
 
 @pytest.mark.parametrize("suffix", [".txt", ".md"])

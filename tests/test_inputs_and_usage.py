@@ -89,6 +89,25 @@ def test_usage_errors_are_one_line_with_the_commands_help(args: list[str], messa
     assert result.stderr.endswith(f" (see: {command} --help)\n") and result.stderr.count("\n") == 1, result.stderr
 
 
+def test_an_offline_plan_loads_neither_the_openai_sdk_nor_duckdb(isolated: Path, dumps: Path) -> None:
+    # Start-up is part of every command's time: a command loads what it uses (the CLI
+    # its command's module, `extract.pipeline` the names asked for), and an offline
+    # plan without a database uses neither the SDK nor DuckDB nor rich's progress bar.
+    probe = (
+        "import sys\n"
+        "from extract import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('openai', 'duckdb', 'rich', 'extract.pipeline.run') if m in sys.modules),"
+        " file=sys.stderr)\n"
+    )
+    for args in (["--version"], ["plan", _pipeline(isolated), str(dumps), "--model", "heuristic", "--json"]):
+        done = subprocess.run(
+            [sys.executable, "-c", probe, *args], capture_output=True, text=True, check=True, cwd=isolated
+        )
+        assert done.stderr.strip().splitlines()[-1] == "[]", (args, done.stderr)
+    assert json.loads(done.stdout)["chunks"] > 0
+
+
 def test_help_version_and_bare_groups_still_answer_as_before() -> None:
     assert run_cli("run", "--help").exit_code == 0
     assert "[INPUT]..." in run_cli("plan", "-h").stdout

@@ -5,19 +5,29 @@ function, and turns domain errors into a one-line message and an exit code
 
 from __future__ import annotations
 
+import importlib
 from typing import IO, Any
 
 import click
 
 from extract import __version__
-from extract.cli.batch import batch
-from extract.cli.diff import diff
-from extract.cli.export import export
-from extract.cli.importing import import_
-from extract.cli.query import claims, runs, show, topics
-from extract.cli.report import report
-from extract.cli.run import plan, run
-from extract.cli.starter import init
+
+# Each command's module is imported when the command is called (or --help lists them
+# all): `extract plan` loads neither the OpenAI SDK nor DuckDB it does not use.
+_COMMANDS = {
+    "init": ("extract.cli.starter", "init"),
+    "run": ("extract.cli.run", "run"),
+    "plan": ("extract.cli.run", "plan"),
+    "runs": ("extract.cli.query", "runs"),
+    "claims": ("extract.cli.query", "claims"),
+    "show": ("extract.cli.query", "show"),
+    "topics": ("extract.cli.query", "topics"),
+    "diff": ("extract.cli.diff", "diff"),
+    "report": ("extract.cli.report", "report"),
+    "export": ("extract.cli.export", "export"),
+    "import": ("extract.cli.importing", "import_"),
+    "batch": ("extract.cli.batch", "batch"),
+}
 
 
 class UsageLine(click.UsageError):
@@ -44,7 +54,17 @@ def _one_line(error: click.UsageError, ctx: click.Context | None) -> click.Usage
 
 class Extract(click.Group):
     """The root command. Usage errors surface from parsing (here or in a subcommand) and
-    from the commands; whatever raised them, they are said in one line, exit code 2."""
+    from the commands; whatever raised them, they are said in one line, exit code 2.
+    Subcommands load on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in _COMMANDS:
+            module, name = _COMMANDS[cmd_name]
+            self.add_command(getattr(importlib.import_module(module), name), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def make_context(
         self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
@@ -82,10 +102,6 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
-
-
-for command in (init, run, plan, runs, claims, show, topics, diff, report, export, import_, batch):
-    cli.add_command(command)
 
 
 def main() -> None:

@@ -7,11 +7,9 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from extract.cli.common import (
     F,
@@ -25,7 +23,13 @@ from extract.cli.common import (
 )
 from extract.config import load_pipeline
 from extract.errors import Terminated
-from extract.pipeline import PlanSummary, RunInterrupted, RunOptions, RunSummary, plan_pipeline, run_pipeline
+from extract.pipeline import PlanSummary, RunOptions, plan_pipeline
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+
+    from extract.pipeline import RunSummary
 
 
 def pipeline_options(f: F) -> F:
@@ -70,10 +74,19 @@ class BarProgress:
     calls, cache hits, re-asks, rejects and tokens."""
 
     def __init__(self, quiet: bool) -> None:
-        self.console = Console(stderr=True)
+        self._console: Console | None = None
         self.quiet = quiet
         self.bar: Progress | None = None
         self.task: TaskID | None = None
+
+    @property
+    def console(self) -> Console:
+        # Made (and rich loaded) when first needed: a quiet plan never needs it.
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=True)
+        return self._console
 
     def notice(self, message: str) -> None:
         if not self.quiet or message.startswith("warning"):
@@ -82,6 +95,8 @@ class BarProgress:
     def start(self, total: int) -> None:
         if self.quiet:
             return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
         self.bar = Progress(
             TextColumn("extract"),
             BarColumn(),
@@ -202,6 +217,8 @@ def run(
       extract run pipelines/papers.toml --input a.md --input b.md   # --input says the same
     """
     import os
+
+    from extract.pipeline import RunInterrupted, run_pipeline
 
     pipeline = load_pipeline(pipeline_file)
     chosen = model or os.environ.get("EXTRACT_MODEL") or None

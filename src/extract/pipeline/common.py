@@ -156,6 +156,7 @@ def read_input(
     *,
     existing_keys: dict[str, str] | None = None,
     taken_keys: set[str] | None = None,
+    key_ranks: dict[str, int] | None = None,
 ) -> IngestedDocument | None:
     """One input file ingested, or None when it cannot be (binary, empty, unreadable...):
     then a warning names it and `skipped` gains it, and the caller goes on."""
@@ -166,6 +167,7 @@ def read_input(
             jsonl_title_field=pipeline.ingest.jsonl_title_field,
             existing_keys=existing_keys,
             taken_keys=taken_keys,
+            key_ranks=key_ranks,
         )
     except (OSError, SkippedInput) as exc:
         skip = exc if isinstance(exc, SkippedInput) else SkippedInput(str(path), "unreadable", str(exc.strerror))

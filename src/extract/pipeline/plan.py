@@ -19,8 +19,8 @@ from extract.pipeline.common import (
 from extract.pipeline.work import select_work
 from extract.providers import Capabilities
 from extract.providers.openai_chat import endpoint_url
-from extract.stages.extract import TriageAsks
-from extract.stages.gateway import prompt_tokens, request_for
+from extract.stages.asks import TriageAsks
+from extract.stages.formats import prompt_tokens, request_for
 from extract.stages.structured import first_mode
 from extract.store import Database, open_database
 from extract.store.endpoints import stored_format
@@ -63,7 +63,10 @@ def plan_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | 
         mode = _mode(db, pipeline, model, capabilities)
         summary.structured_output = mode
         history = completion_history(db, model) if db is not None else None
-        for chunk, record, _doc in work:
+        # Offline and without a database every chunk is a call and no request is looked up
+        # or counted: only the first is made (it checks that the prompt fills).
+        needed = db is not None or not capabilities.offline
+        for chunk, record, _doc in work if needed else work[:1]:
             request = request_for(asks.ask(chunk, record), model, mode, pipeline.model, capabilities)
             if not options.fresh and db is not None and cached_reply(db, request.request_hash()) is not None:
                 summary.cached += 1
@@ -74,6 +77,8 @@ def plan_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | 
             summary.prompt_tokens += prompt_tokens(tokenizer, request)
             guess = history if history is not None else 60 + chunk.n_tokens * 0.3
             summary.completion_tokens_estimate += int(min(guess, pipeline.model.max_completion_tokens))
+        if not needed:
+            summary.calls = len(work)
     finally:
         if db is not None:
             db.close()

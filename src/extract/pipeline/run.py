@@ -34,8 +34,9 @@ from extract.pipeline.storing import store_batch
 from extract.pipeline.work import Work, select_work
 from extract.prompting import load_prompt
 from extract.providers.openai_batch import OpenAIBatches
+from extract.stages.asks import TriageAsks
 from extract.stages.batch import submit as submit_batches
-from extract.stages.extract import ExtractJob, ExtractStats, TriageAsks
+from extract.stages.extract import ExtractJob, ExtractStats
 from extract.stages.gateway import GatewayStats, ModelGateway
 from extract.stages.report import ReportJob
 from extract.store import Database, open_database

@@ -9,7 +9,7 @@ from pathlib import Path
 from extract.config import Pipeline
 from extract.models import Chunk, Document, Record
 from extract.pipeline.common import InputCounts, Prepared, Progress, RunOptions, read_input
-from extract.stages.chunk import Tokenizer, chunk_record
+from extract.stages.chunk import Tokenizer, chunk_document
 from extract.stages.topics import assign_topic
 from extract.store import Database
 from extract.store.documents import citation_keys, save_chunks, save_document, save_records, topic_records
@@ -55,9 +55,12 @@ def ingest_and_chunk(
     """Read and cut every input; with a run id, store documents, records and chunks."""
     existing = citation_keys(db) if db is not None else {}
     taken = set(existing.values())
+    ranks: dict[str, int] = {}
     work: Work = []
     for path in files:
-        ingested = read_input(path, pipeline, progress, summary.skipped, existing_keys=existing, taken_keys=taken)
+        ingested = read_input(
+            path, pipeline, progress, summary.skipped, existing_keys=existing, taken_keys=taken, key_ranks=ranks
+        )
         if ingested is None:
             continue
         doc = ingested.document
@@ -66,13 +69,11 @@ def ingest_and_chunk(
             save_records(db, ingested.records)
         summary.documents += 1
         summary.records += len(ingested.records)
-        next_idx = 0
         doc_chunks: list[Chunk] = []
-        for record in ingested.records:
-            chunks = chunk_record(
-                doc.text, record, tokenizer, pipeline.chunking.max_tokens, pipeline.chunking.overlap_tokens, next_idx
-            )
-            next_idx += len(chunks)
+        cut = chunk_document(
+            doc.text, ingested.records, tokenizer, pipeline.chunking.max_tokens, pipeline.chunking.overlap_tokens
+        )
+        for record, chunks in zip(ingested.records, cut, strict=True):
             doc_chunks.extend(chunks)
             work.extend((c, record, doc) for c in chunks)
         if db is not None and run_id is not None:

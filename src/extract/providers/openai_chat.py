@@ -14,10 +14,8 @@ import email.utils
 import os
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import openai
 
 from extract.config import ModelSettings
 from extract.errors import (
@@ -33,6 +31,9 @@ from extract.errors import (
 )
 from extract.models import ModelReply, ModelRequest
 from extract.providers import STRUCTURED_MODES, Capabilities
+
+if TYPE_CHECKING:
+    import openai
 
 
 def _one_line(exc: Exception) -> str:
@@ -128,6 +129,8 @@ def client_settings(settings: ModelSettings) -> tuple[str, str | None]:
 def endpoint_url(settings: ModelSettings) -> str | None:
     """The base URL the SDK will use, as it spells it (the key of what an endpoint
     accepts), without needing a key; None when it cannot be told without one."""
+    import openai  # here and below, not at the top: the SDK takes a while to load
+
     base_url = settings.base_url or os.environ.get("OPENAI_BASE_URL")
     try:
         with openai.OpenAI(api_key="-", base_url=base_url) as client:
@@ -140,6 +143,8 @@ def classify(exc: Exception, base_url: str, timeout: float | None = None) -> Mod
     """An SDK error as what happened, in one line: no connection at all (`reached` False),
     no answer in time, an answer that refuses the request (format, context window, shape:
     never retried), or a fault worth retrying (429, 5xx)."""
+    import openai
+
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         detail = endpoint_message(exc)
@@ -203,6 +208,8 @@ class OpenAIChat:
     capabilities = CAPABILITIES
 
     def __init__(self, settings: ModelSettings) -> None:
+        import openai
+
         api_key, base_url = client_settings(settings)
         self.timeout = settings.timeout
         self._client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, timeout=settings.timeout, max_retries=0)
@@ -214,6 +221,8 @@ class OpenAIChat:
         kwargs = wire_params(request.params, self.base_url)
         if request.response_format is not None:
             kwargs["response_format"] = request.response_format
+        import openai
+
         try:
             completion = await self._client.chat.completions.create(
                 model=request.model,

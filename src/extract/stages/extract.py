@@ -18,10 +18,9 @@ from extract.config import Pipeline
 from extract.errors import ContextExceeded, TerminalModelError, TransientModelError
 from extract.hashing import canonical_json, short_id
 from extract.models import Chunk, Citation, Document, ModelReply, ModelRequest, Observation, Record, Reject
-from extract.prompting import PromptTemplate, data_boundary
-from extract.schemas import TriageAnswer, triage_schema
+from extract.schemas import TriageAnswer
+from extract.stages.asks import JOB, TriageAsks
 from extract.stages.chunk import Tokenizer, split_chunk
-from extract.stages.formats import Ask
 from extract.stages.gateway import Deferred, ModelGateway
 from extract.stages.topics import assign_topic
 from extract.stages.validate import (
@@ -37,7 +36,6 @@ from extract.store.db import now
 from extract.store.documents import save_chunks
 from extract.store.visibility import UNKNOWN_CITATION
 
-JOB = "ref_triage"
 # A chunk whose answer is cut off is split in halves once, and never into pieces under
 # MIN_SPLIT_TOKENS: past that it is a `truncated` reject. A chunk holds at most
 # `max_claims_per_chunk` claims, which the default budget fits, so an answer that is
@@ -67,31 +65,6 @@ class ExtractStats:
     reject_reasons: dict[str, int] = field(default_factory=dict)  # rejects by reason (this run's, replays too)
     uncited: int = 0  # report statements kept flagged `uncited`
     claim_ids: set[str] = field(default_factory=set)
-
-
-@dataclass
-class TriageAsks:
-    """What the triage stage asks of the model for a chunk (the gateway makes it a request)."""
-
-    pipeline: Pipeline
-    prompt: PromptTemplate
-
-    def __post_init__(self) -> None:
-        self.schema = triage_schema(self.pipeline.domain_slugs(), self.pipeline.topic_slugs())
-
-    def ask(self, chunk: Chunk, record: Record) -> Ask:
-        topics = ", ".join(self.pipeline.topic_slugs()) or "(none declared: always null)"
-        domains = ", ".join(self.pipeline.domain_slugs())
-        messages = self.prompt.render(
-            boundary=data_boundary(chunk.text),
-            claim_language=self.pipeline.extract.claim_language,
-            domains=domains,
-            topics=topics,
-            max_claims=str(self.pipeline.extract.max_claims_per_chunk),
-            records=f"- {record.citation_key} | {', '.join(record.arxiv_ids) or '-'} | {record.title[:200]}",
-            chunk=chunk.text,
-        )
-        return Ask(JOB, self.prompt.name, self.prompt.content_hash, tuple(messages), self.schema)
 
 
 @dataclass

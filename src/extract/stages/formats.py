@@ -15,7 +15,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from extract.config import ModelSettings
 from extract.models import ModelRequest
+from extract.providers import Capabilities
+from extract.stages.tokens import Tokenizer
 
 SCHEMA_IN_INSTRUCTIONS = ("json_object", "text")
 
@@ -67,3 +70,24 @@ def build_request(ask: Ask, model: str, mode: str, params: dict[str, Any]) -> Mo
         params=dict(params),
         structured_output=mode,
     )
+
+
+def request_for(
+    ask: Ask, model: str, mode: str, settings: ModelSettings, capabilities: Capabilities, budget: int | None = None
+) -> ModelRequest:
+    """The request for `ask` in `mode` (a provider without sampling gets no parameters)."""
+    params: dict[str, Any] = {}
+    if capabilities.sampling:
+        budget = settings.max_completion_tokens if budget is None else budget
+        params = {"temperature": settings.temperature, "max_completion_tokens": budget}
+    return build_request(ask, model, mode, params)
+
+
+def prompt_tokens(tokenizer: Tokenizer, request: ModelRequest) -> int:
+    """What the endpoint will count as prompt tokens, near enough to plan and pace by."""
+    # Chat formatting costs a few tokens a message; a schema sent in the format is
+    # given to the model as text and billed as prompt tokens.
+    n = 3 + sum(4 + tokenizer.count(m["content"]) for m in request.messages)
+    if request.response_format and request.structured_output in ("json_schema", "json_object_schema"):
+        n += tokenizer.count(json.dumps(request.response_format))
+    return n

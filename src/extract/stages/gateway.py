@@ -19,18 +19,17 @@ import asyncio
 import contextlib
 import functools
 import itertools
-import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Protocol
 
 from extract.config import ModelSettings
 from extract.errors import ContextExceeded, EndpointBusy, FormatRefused, TransientModelError
 from extract.models import ModelReply, ModelRequest
 from extract.providers import Capabilities, Provider
 from extract.stages.chunk import Tokenizer
-from extract.stages.formats import Ask, build_request
+from extract.stages.formats import Ask, build_request, prompt_tokens, request_for
 from extract.stages.ratelimit import RateLimiter
 from extract.stages.retry import with_transport_retries, with_transport_retries_sync
 from extract.stages.structured import FormatChoice
@@ -69,27 +68,6 @@ def budgets(settings: ModelSettings) -> list[int]:
     while out[-1] // 2 >= MIN_BUDGET:
         out.append(out[-1] // 2)
     return out
-
-
-def request_for(
-    ask: Ask, model: str, mode: str, settings: ModelSettings, capabilities: Capabilities, budget: int | None = None
-) -> ModelRequest:
-    """The request for `ask` in `mode` (a provider without sampling gets no parameters)."""
-    params: dict[str, Any] = {}
-    if capabilities.sampling:
-        budget = settings.max_completion_tokens if budget is None else budget
-        params = {"temperature": settings.temperature, "max_completion_tokens": budget}
-    return build_request(ask, model, mode, params)
-
-
-def prompt_tokens(tokenizer: Tokenizer, request: ModelRequest) -> int:
-    """What the endpoint will count as prompt tokens, near enough to plan and pace by."""
-    # Chat formatting costs a few tokens a message; a schema sent in the format is
-    # given to the model as text and billed as prompt tokens.
-    n = 3 + sum(4 + tokenizer.count(m["content"]) for m in request.messages)
-    if request.response_format and request.structured_output in ("json_schema", "json_object_schema"):
-        n += tokenizer.count(json.dumps(request.response_format))
-    return n
 
 
 class ModelGateway:

@@ -7,13 +7,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from extract.errors import DatabaseInUse, InputError
 from extract.store.migrations import apply_migrations
 from extract.store.views import create_views
+
+if TYPE_CHECKING:
+    import duckdb
 
 _BATCH_ROWS = 256
 _BULK_ROWS = 2000
@@ -151,6 +152,8 @@ def open_database(path: Path, *, read_only: bool = False) -> Database:
         # DuckDB opens a CSV, JSON or Parquet file as an in-memory database: what a
         # run stored there would be lost.
         raise InputError(f"not a DuckDB database: {path} (pass --db a .duckdb file, new or made by extract)")
+    import duckdb  # here, not at the top: a plan without a database never loads it
+
     try:
         con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as exc:

@@ -9,8 +9,10 @@ time a database is opened for writing (the migrations that once created them are
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import duckdb
+if TYPE_CHECKING:
+    import duckdb
 
 MIGRATIONS: list[tuple[str, str]] = [
     (

@@ -9,7 +9,10 @@ Change a view here, never in a migration (migrations 004, 008 and 011 once creat
 
 from __future__ import annotations
 
-import duckdb
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import duckdb
 
 # What the claims view shows, by what runs output (`run_observations`), not by which
 # run stored a row first:

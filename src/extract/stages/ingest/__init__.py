@@ -58,12 +58,15 @@ def ingest_file(
     jsonl_title_field: str = "title",
     existing_keys: Mapping[str, str] | None = None,
     taken_keys: set[str] | None = None,
+    key_ranks: dict[str, int] | None = None,
 ) -> IngestedDocument:
     """Read, decode, normalise, render and split `path` into records with metadata.
 
     `existing_keys` maps record ids to citation keys already stored, which are
     reused so keys stay stable across runs; `taken_keys` holds every key in use
-    and gains the keys assigned here. Raises `SkippedInput` (kind `unsupported`,
+    and gains the keys assigned here. `key_ranks`, kept with `taken_keys` from file
+    to file, remembers per base key how many suffixes are taken (many files sharing
+    titles then stay linear). Raises `SkippedInput` (kind `unsupported`,
     `binary`, `empty` or `undecodable`) for files that cannot be ingested.
     """
     name = str(path)
@@ -95,7 +98,7 @@ def ingest_file(
         text=text,
     )
     taken = taken_keys if taken_keys is not None else set()
-    records = _records(document, spans, existing_keys or {}, taken)
+    records = _records(document, spans, existing_keys or {}, taken, key_ranks if key_ranks is not None else {})
     return IngestedDocument(document, records, list(rendered.warnings))
 
 
@@ -104,14 +107,14 @@ def _records(
     spans: list[RecordSpan],
     existing_keys: Mapping[str, str],
     taken: set[str],
+    tried: dict[str, int],
 ) -> list[Record]:
     ids = [record_id(document.sha256, s.char_start, s.char_end) for s in spans]
     # Stored keys first, so a new key can never take a name an old record owns.
     keys: dict[str, str] = {rid: existing_keys[rid] for rid in ids if rid in existing_keys}
     taken.update(keys.values())
-    # Per-base count of suffixes known to be taken: keeps many records that
-    # share a base key (same title and year) linear instead of quadratic.
-    tried: dict[str, int] = {}
+    # `tried`: per base, the count of suffixes known to be taken (`taken` only grows):
+    # keeps many records that share a base key (same title and year) linear.
     records: list[Record] = []
     for idx, (rid, span) in enumerate(zip(ids, spans, strict=True)):
         body = document.text[span.char_start : span.char_end]

@@ -8,6 +8,7 @@ every character offset in the database indexes normalised text.
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -79,8 +80,37 @@ def normalise_text(text: str) -> str:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     # The quick check makes the common already-normalised case cheap on big files.
     if not unicodedata.is_normalized("NFKC", text):
-        text = unicodedata.normalize("NFKC", text)
+        text = _nfkc_by_line(text)
     return text
+
+
+def _nfkc_by_line(text: str) -> str:
+    """NFKC, normalising only the lines that need it (in most dumps, few do). The same as
+    normalising the whole text: a newline has no decomposition, never composes with a
+    neighbour and stops the reordering of combining marks, so lines normalise alone."""
+    return "\n".join(line if unicodedata.is_normalized("NFKC", line) else _nfkc(line) for line in text.split("\n"))
+
+
+def _nfkc(line: str) -> str:
+    """NFKC of a line, the common characters (full-width punctuation, compatibility
+    spaces) replaced first by what they decompose to: that leaves the line's NFKD, so
+    its NFKC, unchanged; and then the line is often normalised already."""
+    pattern, table = _ascii_decompositions()
+    line = pattern.sub(lambda m: table[m.group()], line)
+    return line if unicodedata.is_normalized("NFKC", line) else unicodedata.normalize("NFKC", line)
+
+
+@functools.cache
+def _ascii_decompositions() -> tuple[re.Pattern[str], dict[str, str]]:
+    """Characters of the Latin-1, punctuation and full-width blocks whose NFKD, and NFKC,
+    is an ASCII string, and that string."""
+    table: dict[str, str] = {}
+    for lo, hi in ((0x00A0, 0x0100), (0x2000, 0x2070), (0x3000, 0x3040), (0xFF00, 0xFFF0)):
+        for char in map(chr, range(lo, hi)):
+            ascii_form = unicodedata.normalize("NFKD", char)
+            if ascii_form != char and ascii_form.isascii() and unicodedata.normalize("NFKC", char) == ascii_form:
+                table[char] = ascii_form
+    return re.compile("[" + "".join(map(re.escape, table)) + "]"), table
 
 
 def _decode(data: bytes, path: str) -> Decoded:
