@@ -48,6 +48,9 @@ DESCRIPTIONS: dict[str, str] = {
     "claim_keys": "The merge's keys (tokens, and `@` + citation), numbered.",
     "claim_postings": "Which claims of a block carry each key; `gen` numbers the save that added a row.",
     "run_observations": "Which observations each run stored or replayed from the cache: what `extract diff` compares.",
+    "answer_outcomes": "What validating each answer for each chunk yielded (the ids of its observations and "
+    "rejects), under the key of the validating code and settings: a re-run links these instead of validating "
+    "the same answer again.",
     "embeddings": "Vectors from the `[merge]` embedder, by model and text hash.",
     "merge_judgements": "The model's verdicts on borderline pairs, with reason and raw answer.",
     "endpoint_formats": "The structured-output mode found for each endpoint and model "
@@ -70,6 +73,9 @@ COLUMN_NOTES: dict[tuple[str, str], str] = {
     ("responses", "model"): "as requested",
     ("responses", "endpoint_model"): "as the endpoint named it",
     ("responses", "structured_output"): "the mode the answer was asked in",
+    ("answer_outcomes", "validator"): "the key of the validating code and settings (`stages/replay.py`)",
+    ("answer_outcomes", "answer_sha256"): "of the raw answer text validated",
+    ("answer_outcomes", "reject_reasons"): "one per reject id",
     ("observations", "job"): "ref_triage, topic_report, or an imported line's kind",
     ("observations", "alignment"): "exact, normalised, imported",
     ("observations", "model"): "as the endpoint named it",

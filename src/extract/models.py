@@ -95,7 +95,8 @@ class ModelRequest:
 
 @dataclass(frozen=True)
 class ModelReply:
-    """What came back, before any parsing; `raw_json` is the endpoint's whole answer."""
+    """What came back, before any parsing; `raw_json` is the endpoint's whole answer (None
+    in a reply read back from the cache: it stays in `responses`)."""
 
     raw_text: str
     endpoint_model: str
@@ -183,3 +184,18 @@ class Reject:
     request_hash: str | None = None
     chunk_id: str | None = None
     doc_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class AnswerOutcome:
+    """What validating one answer for one chunk yielded: the ids of the observations and
+    of the rejects it made (with the rejects' reasons), in claim order. A re-run replays
+    it instead of parsing and validating the same answer again (`stages.replay`)."""
+
+    request_hash: str
+    answer_no: int
+    chunk_id: str
+    answer_sha256: str  # of the answer's raw text: another text is validated again
+    obs_ids: tuple[str, ...]
+    reject_ids: tuple[str, ...]
+    reject_reasons: tuple[str, ...]

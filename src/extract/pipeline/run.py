@@ -38,11 +38,13 @@ from extract.stages.asks import TriageAsks
 from extract.stages.batch import submit as submit_batches
 from extract.stages.extract import ExtractJob, ExtractStats
 from extract.stages.gateway import GatewayStats, ModelGateway
+from extract.stages.replay import validator_key
 from extract.stages.report import ReportJob
 from extract.store import Database, open_database
 from extract.store.batches import open_batches
 from extract.store.claims import claims_a_run_touched, refresh_claims
 from extract.store.documents import record_lookup, record_urls
+from extract.store.outcomes import stored_outcomes
 from extract.store.runs import finish_run, mark_interrupted, new_run_id, start_run
 
 
@@ -169,6 +171,10 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
                 summary.batch_answers = collect_into_cache(db, pipeline, progress).answers
             work = select_work(db, pipeline, options, prepared, summary, progress, run_id=summary.run_id)
             keys, arxiv = record_lookup(db)
+            chunk_ids = [c.chunk_id for c, _, _ in work]
+            # What validating each cached answer yielded, replayed rather than validated
+            # again (`stages.replay`); not for `--topic`, which keeps one topic's output.
+            validator = validator_key(pipeline) if options.topic is None else None
             gateway = ModelGateway(
                 db,
                 summary.run_id,
@@ -191,7 +197,10 @@ def run_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | N
                 tokenizer=tokenizer,
                 store=functools.partial(store_batch, db, merger, summary.run_id),
                 only_topic=options.topic,
+                validator=validator,
+                replays=stored_outcomes(db, validator, chunk_ids) if validator else {},
             )
+            gateway.preload(chunk_ids, prompt.content_hash)
             reports = None
             if report_prompt is not None:
                 reports = ReportJob(job, pipeline, report_prompt, options.topic)

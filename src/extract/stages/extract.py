@@ -16,8 +16,18 @@ from typing import Any
 
 from extract.config import Pipeline
 from extract.errors import ContextExceeded, TerminalModelError, TransientModelError
-from extract.hashing import canonical_json, short_id
-from extract.models import Chunk, Citation, Document, ModelReply, ModelRequest, Observation, Record, Reject
+from extract.hashing import canonical_json, sha256_text, short_id
+from extract.models import (
+    AnswerOutcome,
+    Chunk,
+    Citation,
+    Document,
+    ModelReply,
+    ModelRequest,
+    Observation,
+    Record,
+    Reject,
+)
 from extract.schemas import TriageAnswer
 from extract.stages.asks import JOB, TriageAsks
 from extract.stages.chunk import Tokenizer, split_chunk
@@ -34,6 +44,7 @@ from extract.stages.validate import (
 from extract.store import Database
 from extract.store.db import now
 from extract.store.documents import save_chunks
+from extract.store.outcomes import OutcomeKey, save_outcomes
 from extract.store.visibility import UNKNOWN_CITATION
 
 # A chunk whose answer is cut off is split in halves once, and never into pieces under
@@ -45,9 +56,10 @@ MIN_SPLIT_TOKENS = 100
 UNPARSED_LIMIT = 10
 
 # Stores a batch of this run's observations and rejects (the pipeline's `store_batch`:
-# skip those stored, place the rest in claims, write, link to the run) and returns the
+# skip those stored, place the rest in claims, write, link to the run), links the ids of
+# stored observations it replayed (`stages.replay`) to the run, and returns the
 # observations stored now, with their claim ids.
-StoreBatch = Callable[[list[Observation], list[Reject]], list[Observation]]
+StoreBatch = Callable[[list[Observation], list[Reject], list[str]], list[Observation]]
 
 
 @dataclass
@@ -84,6 +96,10 @@ class ExtractJob:
     stats: ExtractStats = field(default_factory=ExtractStats)
     flush_every: int = 20_000
     only_topic: str | None = None  # `run --topic`: keep only this topic's observations
+    # The key outcomes are recorded and replayed under (`stages.replay`; None: neither),
+    # and the outcomes recorded for the answers this run may replay.
+    validator: str | None = None
+    replays: dict[OutcomeKey, AnswerOutcome] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Observations and rejects are written in large batches: they can always be
@@ -92,8 +108,14 @@ class ExtractJob:
         # the order in which answers arrived.
         self._observations: list[Observation] = []
         self._rejects: list[Reject] = []
+        self._replayed: list[str] = []  # ids of stored observations replayed
+        self._outcomes: list[AnswerOutcome] = []  # to record once their rows are stored
         self.model = self.gateway.model
         self.prompt = self.asks.prompt
+        self.pipeline_hash = self.pipeline.config_hash()
+        if self.only_topic is not None:
+            # It keeps one topic's observations: an outcome would lack the others'.
+            self.validator, self.replays = None, {}
 
     def call_failed(self, exc: TransientModelError) -> None:
         """A call that failed past its retries: if nothing has ever come back, every other
@@ -126,6 +148,9 @@ class ExtractJob:
                 budget = request.params.get("max_completion_tokens")
                 detail = f"the answer hit the token limit ({budget} tokens, model.max_completion_tokens)"
                 await self._split(chunk, record, doc, depth, "truncated", detail, reply.raw_text, reply, request_hash)
+                return
+            if self._replay(reply, request_hash, chunk):
+                self.stats.parsed += 1
                 return
             try:
                 answer = parse_triage(reply.raw_text)
@@ -196,6 +221,21 @@ class ExtractJob:
         for half in halves:
             await self.run_chunk(half, record, doc, depth + 1)
 
+    def _replay(self, reply: ModelReply, request_hash: str, chunk: Chunk) -> bool:
+        """Replay what validating this answer for this chunk yielded before, if recorded
+        under the same key for the same text (`stages.replay`); False: validate it."""
+        outcome = self.replays.pop((request_hash, reply.answer_no, chunk.chunk_id, sha256_text(reply.raw_text)), None)
+        if outcome is None:
+            return False
+        self._replayed.extend(outcome.obs_ids)
+        # Its rejects are stored already, but they are still this run's rejects.
+        self.stats.rejects += len(outcome.reject_ids)
+        for reason in outcome.reject_reasons:
+            self.stats.reject_reasons[reason] = self.stats.reject_reasons.get(reason, 0) + 1
+        if len(self._replayed) >= self.flush_every:
+            self.flush()
+        return True
+
     def _keep(
         self,
         answer: TriageAnswer,
@@ -208,13 +248,14 @@ class ExtractJob:
         request_hash = request.request_hash()
         answer_key = reply.answer_key(request_hash)
         observations: list[Observation] = []
+        rejects: list[Reject] = []
         domains = self.pipeline.domain_slugs()
         topics = set(self.pipeline.topic_slugs())
         created = now()
         for i, claim in enumerate(answer.claims):
             problem = claim_problem(claim, chunk.text, domains)
             if problem is not None:
-                self.reject_raw(
+                reject = self.reject_raw(
                     JOB,
                     problem[0],
                     problem[1],
@@ -224,6 +265,7 @@ class ExtractJob:
                     key=[answer_key, i],
                     chunk=chunk,
                 )
+                rejects.append(reject)
                 continue
             alignment = align_quote(claim.quote, chunk.text)
             assert alignment is not None  # claim_problem checked it
@@ -264,7 +306,7 @@ class ExtractJob:
                     lang=self.pipeline.extract.claim_language if self.gateway.capabilities.claim_language else None,
                     prompt_name=self.prompt.name,
                     prompt_hash=self.prompt.content_hash,
-                    pipeline_hash=self.pipeline.config_hash(),
+                    pipeline_hash=self.pipeline_hash,
                     request_hash=request_hash,
                     answer_no=reply.answer_no,
                     doc_sha256=doc.sha256,
@@ -276,6 +318,18 @@ class ExtractJob:
                 )
             )
         self._observations.extend(observations)
+        if self.validator is not None:
+            self._outcomes.append(
+                AnswerOutcome(
+                    request_hash,
+                    reply.answer_no,
+                    chunk.chunk_id,
+                    sha256_text(reply.raw_text),
+                    tuple(o.obs_id for o in observations),
+                    tuple(r.reject_id for r in rejects),
+                    tuple(r.reason for r in rejects),
+                )
+            )
         if len(self._observations) >= self.flush_every:
             self.flush()
 
@@ -291,11 +345,15 @@ class ExtractJob:
         """Write buffered observations and rejects (call at the end, whatever happened)."""
         observations, self._observations = self._observations, []
         rejects, self._rejects = self._rejects, []
-        new = self.store(observations, rejects)
+        replayed, self._replayed = self._replayed, []
+        outcomes, self._outcomes = self._outcomes, []
+        new = self.store(observations, rejects, replayed)
         self.stats.observations += len(new)
         self.stats.claim_ids.update(o.claim_id for o in new)
         # A replayed answer's reject is already stored, but it is still this run's reject.
         self.stats.rejects += len(rejects)
+        if self.validator is not None:
+            save_outcomes(self.db, self.validator, outcomes)
 
     def reject_raw(
         self,
@@ -308,7 +366,7 @@ class ExtractJob:
         item: dict[str, Any] | None = None,
         key: list[Any] | None = None,
         chunk: Chunk | None = None,
-    ) -> None:
+    ) -> Reject:
         """Record what is not kept, with why and the raw output (any job of this run)."""
         reject = Reject(
             reject_id=short_id("x-", key if key is not None else [request_hash, reason]),
@@ -327,3 +385,4 @@ class ExtractJob:
         self.stats.reject_reasons[reason] = self.stats.reject_reasons.get(reason, 0) + 1
         if len(self._rejects) >= self.flush_every:
             self.flush()
+        return reject

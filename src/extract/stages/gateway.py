@@ -36,6 +36,7 @@ from extract.stages.structured import FormatChoice
 from extract.store import Database
 from extract.store.batches import PendingRequest, pending_request_hashes
 from extract.store.responses import (
+    ReplyReader,
     ReplyWriter,
     cached_reply,
     known_request_hashes,
@@ -102,6 +103,7 @@ class ModelGateway:
         self._slots = asyncio.Condition()
         self._latency: float | None = None
         self.writer = ReplyWriter(db)
+        self.reader = ReplyReader(db)
         # Looking a hash up in memory first spares a query per new request. A fresh
         # run replays only what it has itself been answered.
         self.known = set() if fresh else known_request_hashes(db)
@@ -109,6 +111,12 @@ class ModelGateway:
         self.deferred: list[PendingRequest] = []
         self._started: dict[int, float] = {}
         self._ids = itertools.count()
+
+    def preload(self, chunk_ids: list[str], prompt_hash: str) -> None:
+        """Read the stored answers to requests for these chunks in this prompt in one query
+        (a re-run replays them all); a fresh run replays only answers it stores itself."""
+        if not self.fresh:
+            self.reader.preload(chunk_ids, self.model, prompt_hash)
 
     def request(self, ask: Ask, rung: int = 0) -> ModelRequest:
         """The request for `ask` as it would be sent now."""
@@ -120,11 +128,11 @@ class ModelGateway:
             return 0, 0.0
         return len(self._started), time.monotonic() - min(self._started.values())
 
-    def _cached(self, ask: Ask) -> tuple[ModelRequest, ModelReply] | None:
+    async def _cached(self, ask: Ask) -> tuple[ModelRequest, ModelReply] | None:
         for rung in range(len(self.budgets)):
             request = self.request(ask, rung)
             if request.request_hash() in self.known:
-                reply = cached_reply(self.db, request.request_hash())
+                reply = await self.reader.get(request.request_hash())
                 if reply is not None:
                     return request, reply
         return None
@@ -139,7 +147,7 @@ class ModelGateway:
             while True:
                 probing = probing or await self.formats.settle()
                 rung = max(rung, self.rung)
-                hit = self._cached(ask)
+                hit = await self._cached(ask)
                 if hit is not None:
                     self.stats.cached += 1
                     if probing:
@@ -241,6 +249,7 @@ class ModelGateway:
 
     async def close(self) -> None:
         self.writer.drain()
+        self.reader.close()
         await self.provider.close()
 
 

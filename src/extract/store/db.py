@@ -42,6 +42,22 @@ class Database:
     def insert_many(self, table: str, columns: tuple[str, ...], rows: list[list[Any]], suffix: str = "") -> None:
         insert_rows(self.con, table, columns, rows, suffix)
 
+    def insert_new(self, table: str, columns: tuple[str, ...], rows: list[list[Any]]) -> None:
+        """`INSERT ... ON CONFLICT DO NOTHING` that first leaves out the rows whose first
+        column (the table's key) is stored already: rows a re-run brings again cost one
+        look-up, not a conflicting write each."""
+        if not rows:
+            return
+        key = columns[0]
+        stored = {
+            r[0]
+            for r in self.con.execute(
+                f"SELECT {key} FROM {table} SEMI JOIN (SELECT unnest(?::VARCHAR[]) AS {key}) USING ({key})",
+                [[row[0] for row in rows]],
+            ).fetchall()
+        }
+        insert_rows(self.con, table, columns, [row for row in rows if row[0] not in stored], " ON CONFLICT DO NOTHING")
+
     def __enter__(self) -> Database:
         return self
 

@@ -16,7 +16,7 @@ def save_document(db: Database, doc: Document, run_id: str) -> None:
 def save_records(db: Database, records: list[Record]) -> None:
     if not records:
         return
-    db.insert_many(
+    db.insert_new(
         "records",
         ("record_id", "doc_sha256", "idx", "title", "arxiv_ids", "urls", "citation_key", "char_start", "char_end"),
         [
@@ -33,21 +33,19 @@ def save_records(db: Database, records: list[Record]) -> None:
             ]
             for r in records
         ],
-        " ON CONFLICT DO NOTHING",
     )
 
 
 def save_chunks(db: Database, chunks: list[Chunk], encoding: str) -> None:
     if not chunks:
         return
-    db.insert_many(
+    db.insert_new(
         "chunks",
         ("chunk_id", "doc_sha256", "record_id", "idx", "char_start", "char_end", "n_tokens", "encoding"),
         [
             [c.chunk_id, c.doc_sha256, c.record_id, c.idx, c.char_start, c.char_end, c.n_tokens, encoding]
             for c in chunks
         ],
-        " ON CONFLICT DO NOTHING",
     )
 
 

@@ -380,6 +380,26 @@ MIGRATIONS: list[tuple[str, str]] = [
         WHERE starts_with(command, 'run --topic ');
         """,
     ),
+    (
+        "014_answer_outcomes",
+        """
+        -- What validating each answer for each chunk yielded (the ids of its observations
+        -- and rejects), under the key of the code and settings that decided it, so that a
+        -- re-run links them instead of parsing and validating the same answer again.
+        CREATE TABLE answer_outcomes (
+            request_hash VARCHAR NOT NULL,
+            answer_no INTEGER NOT NULL,
+            chunk_id VARCHAR NOT NULL,
+            validator VARCHAR NOT NULL,       -- the key of the validating code and settings
+            answer_sha256 VARCHAR NOT NULL,   -- of the raw answer text validated
+            obs_ids VARCHAR[] NOT NULL,
+            reject_ids VARCHAR[] NOT NULL,
+            reject_reasons VARCHAR[] NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (request_hash, answer_no, chunk_id, answer_sha256, validator)
+        );
+        """,
+    ),
 ]
 
 

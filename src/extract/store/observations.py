@@ -3,6 +3,7 @@ claim, with provenance, and which runs produced or replayed it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from extract.models import Observation
@@ -125,7 +126,17 @@ def save_observations(db: Database, observations: list[Observation]) -> list[Obs
 def link_to_run(db: Database, run_id: str, observations: list[Observation]) -> None:
     """Record that this run output these observations, stored now or by an earlier run
     whose answers it replayed (their ids are content-derived, so a replay has the same)."""
-    _insert_links(db, [(run_id, o.obs_id) for o in observations])
+    link_ids_to_run(db, run_id, [o.obs_id for o in observations])
+
+
+def link_ids_to_run(db: Database, run_id: str, obs_ids: Sequence[str]) -> None:
+    """`link_to_run` by id, in one statement."""
+    if obs_ids:
+        db.con.execute(
+            "INSERT INTO run_observations SELECT DISTINCT ?, obs_id FROM (SELECT unnest(?::VARCHAR[]) AS obs_id)"
+            " ON CONFLICT DO NOTHING",
+            [run_id, list(obs_ids)],
+        )
 
 
 def _insert_links(db: Database, links: list[tuple[str, str]]) -> None:

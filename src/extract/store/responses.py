@@ -11,6 +11,8 @@ import asyncio
 import json
 from typing import Any
 
+import duckdb
+
 from extract.models import ModelReply, ModelRequest
 from extract.store.db import Database, insert_rows, now
 
@@ -19,14 +21,13 @@ def known_request_hashes(db: Database) -> set[str]:
     return {row[0] for row in db.con.execute("SELECT request_hash FROM responses").fetchall()}
 
 
-def cached_reply(db: Database, request_hash: str) -> ModelReply | None:
-    row = db.con.execute(
-        "SELECT raw_text, endpoint_model, finish_reason, prompt_tokens, completion_tokens, latency_ms, raw_json"
-        ", answer_no FROM responses WHERE request_hash = ? ORDER BY answer_no DESC LIMIT 1",
-        [request_hash],
-    ).fetchone()
-    if row is None:
-        return None
+# A reply read back from the cache, without the endpoint's whole answer (`raw_json`):
+# that stays in `responses`, and nothing reads it again (a re-run of 10,000 chunks would
+# hold some 30 MB more for nothing).
+_REPLY_COLUMNS = "raw_text, endpoint_model, finish_reason, prompt_tokens, completion_tokens, latency_ms, answer_no"
+
+
+def _reply(row: tuple[Any, ...]) -> ModelReply:
     return ModelReply(
         raw_text=row[0],
         endpoint_model=row[1],
@@ -34,9 +35,48 @@ def cached_reply(db: Database, request_hash: str) -> ModelReply | None:
         prompt_tokens=row[3],
         completion_tokens=row[4],
         latency_ms=row[5],
-        raw_json=row[6],
-        answer_no=row[7],
+        answer_no=row[6],
     )
+
+
+def cached_reply(db: Database, request_hash: str) -> ModelReply | None:
+    """The newest answer to one request, or None."""
+    row = db.con.execute(
+        f"SELECT {_REPLY_COLUMNS} FROM responses WHERE request_hash = ? ORDER BY answer_no DESC LIMIT 1",
+        [request_hash],
+    ).fetchone()
+    return None if row is None else _reply(row)
+
+
+def cached_replies(con: duckdb.DuckDBPyConnection, request_hashes: list[str]) -> dict[str, ModelReply]:
+    """The newest answer to each of these requests that has one, by request hash, in one
+    query (a query per request costs a scan of the table each)."""
+    if not request_hashes:
+        return {}
+    rows = con.execute(
+        f"SELECT request_hash, {_REPLY_COLUMNS} FROM responses"
+        " SEMI JOIN (SELECT unnest(?::VARCHAR[]) AS request_hash) USING (request_hash)"
+        " QUALIFY row_number() OVER (PARTITION BY request_hash ORDER BY answer_no DESC) = 1",
+        [request_hashes],
+    ).fetchall()
+    return {row[0]: _reply(row[1:]) for row in rows}
+
+
+def replies_for_chunks(
+    con: duckdb.DuckDBPyConnection, chunk_ids: list[str], model: str, prompt_hash: str
+) -> dict[str, ModelReply]:
+    """The newest answer to each request asked for these chunks with this model and
+    prompt, by request hash, in one query: what a re-run of them replays."""
+    if not chunk_ids:
+        return {}
+    rows = con.execute(
+        f"SELECT request_hash, {_REPLY_COLUMNS} FROM responses"
+        " SEMI JOIN (SELECT unnest(?::VARCHAR[]) AS chunk_id) USING (chunk_id)"
+        " WHERE model = ? AND prompt_hash = ?"
+        " QUALIFY row_number() OVER (PARTITION BY request_hash ORDER BY answer_no DESC) = 1",
+        [chunk_ids, model, prompt_hash],
+    ).fetchall()
+    return {row[0]: _reply(row[1:]) for row in rows}
 
 
 def next_answer_no(db: Database, request_hash: str) -> int:
@@ -186,6 +226,64 @@ class ReplyWriter:
             for _, done in batch:
                 if not done.done():
                     done.set_result(None)
+
+
+class ReplyReader:
+    """Cache look-ups, a query for many.
+
+    A run's answers stored before it began are read in one query (`preload`: those asked
+    for its chunks with its model and prompt). Other look-ups asked together share one
+    query: `await reader.get(h)` waits for the look-ups the other tasks ready to run make
+    too, then one query answers them all, on a worker thread with its own cursor, so the
+    event loop keeps serving calls in flight meanwhile.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._cursor = db.con.cursor()
+        self._preloaded: dict[str, ModelReply] = {}
+        self._pending: dict[str, list[asyncio.Future[ModelReply | None]]] = {}
+        self._fetcher: asyncio.Task[None] | None = None
+        self.queries = 0
+
+    def preload(self, chunk_ids: list[str], model: str, prompt_hash: str) -> None:
+        """Read the newest answers to requests asked for these chunks with this model and
+        prompt now. Only for answers stored before the run: an answer stored later (`run
+        --fresh`) would be newer than the one preloaded."""
+        self._preloaded.update(replies_for_chunks(self._cursor, chunk_ids, model, prompt_hash))
+        self.queries += 1
+
+    async def get(self, request_hash: str) -> ModelReply | None:
+        """The newest stored answer to this request, or None."""
+        preloaded = self._preloaded.get(request_hash)
+        if preloaded is not None:
+            return preloaded
+        found: asyncio.Future[ModelReply | None] = asyncio.get_running_loop().create_future()
+        self._pending.setdefault(request_hash, []).append(found)
+        if self._fetcher is None or self._fetcher.done():
+            self._fetcher = asyncio.create_task(self._fetch())
+        return await asyncio.shield(found)
+
+    async def _fetch(self) -> None:
+        await asyncio.sleep(0)  # every task ready to run now asks first
+        while self._pending:
+            batch, self._pending = self._pending, {}
+            try:
+                replies = await asyncio.to_thread(cached_replies, self._cursor, list(batch))
+            except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
+                for waiting in batch.values():
+                    for future in waiting:
+                        if not future.done():
+                            future.set_exception(exc)
+                continue
+            self.queries += 1
+            for request_hash, waiting in batch.items():
+                for future in waiting:
+                    if not future.done():
+                        future.set_result(replies.get(request_hash))
+
+    def close(self) -> None:
+        self._cursor.close()
 
 
 def completion_history(db: Database, model: str) -> float | None:
