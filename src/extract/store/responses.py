@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from extract.models import ModelReply, ModelRequest
 from extract.store.db import Database, insert_rows, now
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 def known_request_hashes(db: Database) -> set[str]:
