@@ -486,7 +486,7 @@ def _recording(db: Database, full: bool) -> tuple[Merger, list[set[str]]]:
         index: _FullLoad | _RecordingStored = _FullLoad(weights)
         for claim_id, scope, topic, camp, tokens, citations, numbers, n_obs in rows:
             index.hold(
-                Claim(claim_id, scope, topic, camp, Signature(set(tokens), Facts.of(numbers), set(citations)), n_obs)
+                Claim(claim_id, scope, topic, camp, tuple(tokens), Facts.of(numbers), frozenset(citations), n_obs)
             )
     else:
         index = _RecordingStored(db, TokenWeights())

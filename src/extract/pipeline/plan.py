@@ -24,7 +24,7 @@ from extract.stages.formats import prompt_tokens, request_for
 from extract.stages.structured import first_mode
 from extract.store import Database, open_database
 from extract.store.endpoints import stored_format
-from extract.store.responses import cached_reply, completion_history
+from extract.store.responses import completion_history, known_request_hashes
 
 
 @dataclass
@@ -66,9 +66,11 @@ def plan_pipeline(pipeline: Pipeline, options: RunOptions, progress: Progress | 
         # Offline and without a database every chunk is a call and no request is looked up
         # or counted: only the first is made (it checks that the prompt fills).
         needed = db is not None or not capabilities.offline
+        # The stored answers' hashes, read once: one query a chunk costs seconds at 10,000.
+        cached = known_request_hashes(db) if db is not None and not options.fresh else set()
         for chunk, record, _doc in work if needed else work[:1]:
             request = request_for(asks.ask(chunk, record), model, mode, pipeline.model, capabilities)
-            if not options.fresh and db is not None and cached_reply(db, request.request_hash()) is not None:
+            if request.request_hash() in cached:
                 summary.cached += 1
                 continue
             summary.calls += 1

@@ -65,7 +65,7 @@ class ParsedImport:
 
 
 Content = tuple[Any, ...]
-BATCH_LINES = 50_000
+BATCH_LINES = 20_000
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,11 @@ class Claim:
     scope: str
     topic: str | None
     camp: str | None
-    sig: Signature
+    # Its signature: a tuple of tokens, not a set (a set costs five times the memory,
+    # and hundreds of thousands of claims are held), its facts and its citations.
+    tokens: tuple[str, ...]
+    facts: Facts
+    citations: frozenset[str]
     n_obs: int
     dirty: bool = False
     # Σ log(1 + df) over `sig.tokens` (see `Merger._weight`), and the claim count it
@@ -76,9 +80,9 @@ class Claim:
             self.scope,
             self.topic,
             self.camp,
-            joined(self.sig.tokens),
-            joined(self.sig.citations),
-            joined(self.sig.facts.all()),
+            joined(self.tokens),
+            joined(self.citations),
+            joined(self.facts.all()),
             self.n_obs,
             None if self.fresh else joined(self.gained or ()),
         ]
@@ -138,7 +142,7 @@ class CandidateIndex(Protocol):
     def add(self, claim: Claim) -> None:
         """A claim the merger created."""
 
-    def grew(self, claim: Claim, tokens: set[str], citations: frozenset[str]) -> None:
+    def grew(self, claim: Claim, tokens: Iterable[str], citations: frozenset[str]) -> None:
         """A claim's signature gained these tokens and citations."""
 
 
@@ -167,7 +171,7 @@ class MemoryIndex:
         claim.at = len(self.claims)
         self.claims.append(claim)
         self._at[claim.claim_id] = claim.at
-        self._post(claim, claim.sig.tokens, claim.sig.citations)
+        self._post(claim, claim.tokens, claim.citations)
 
     def _post(self, claim: Claim, tokens: Iterable[str], citations: Iterable[str]) -> None:
         postings = self._postings[claim.block]
@@ -183,10 +187,10 @@ class MemoryIndex:
 
     def add(self, claim: Claim) -> None:
         self.weights.n_claims += 1
-        self.weights.count(claim.sig.tokens)
+        self.weights.count(claim.tokens)
         self.hold(claim)
 
-    def grew(self, claim: Claim, tokens: set[str], citations: frozenset[str]) -> None:
+    def grew(self, claim: Claim, tokens: Iterable[str], citations: frozenset[str]) -> None:
         self._post(claim, tokens, citations)
 
     def candidates(self, sig: Signature, block: Block) -> set[int]:
@@ -301,9 +305,8 @@ class StoredIndex(MemoryIndex):
         self.weights.known(token_frequencies(self.db, sorted(unknown)))
         self._df_known |= unknown
         for claim_id, scope, topic, camp, toks, citations, numbers, n_obs in rows:
-            facts = Facts.of(numbers)
-            sig = Signature(set(map(sys.intern, toks)), facts, frozenset(citations) or NONE)
-            self.hold(Claim(claim_id, scope, topic, camp, sig, n_obs))
+            held = tuple(map(sys.intern, toks))
+            self.hold(Claim(claim_id, scope, topic, camp, held, Facts.of(numbers), frozenset(citations) or NONE, n_obs))
 
     def _carry(self, block: Block, keys: Iterable[str]) -> None:
         """One more claim of the block carries each of these keys (all counted: they
@@ -313,10 +316,10 @@ class StoredIndex(MemoryIndex):
             counts[key] += 1
 
     def add(self, claim: Claim) -> None:
-        self._carry(claim.block, keys_of(claim.sig))
+        self._carry(claim.block, [*claim.tokens, *("@" + c for c in claim.citations)])
         super().add(claim)
 
-    def grew(self, claim: Claim, tokens: set[str], citations: frozenset[str]) -> None:
+    def grew(self, claim: Claim, tokens: Iterable[str], citations: frozenset[str]) -> None:
         self._carry(claim.block, [*tokens, *("@" + c for c in citations)])
         super().grew(claim, tokens, citations)
 

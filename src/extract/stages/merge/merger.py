@@ -26,7 +26,7 @@ from extract.stages.merge.blocks import block_of, scope_of
 from extract.stages.merge.ids import ClaimIds, claim_id_for
 from extract.stages.merge.index import CandidateIndex, Claim, MemoryIndex, StoredIndex
 from extract.stages.merge.scoring import MergePolicy, TokenWeights, camps_overlap, facts_agree
-from extract.stages.merge.signatures import Signature, camp_tokens, signature
+from extract.stages.merge.signatures import Facts, Signature, camp_tokens, signature
 from extract.store import Database
 from extract.store.arbiters import claim_text
 from extract.store.claim_index import count_stored_claims
@@ -102,21 +102,21 @@ class Merger:
         # the claim's tokens).
         weights = self.index.weights
         if claim.weighed_at < 0 or weights.n_claims > claim.weighed_at * 1.1 + 10:
-            claim.logdf = weights.logdf(claim.sig.tokens)
+            claim.logdf = weights.logdf(claim.tokens)
             claim.weighed_at = weights.n_claims
-        return len(claim.sig.tokens) * scale - claim.logdf
+        return len(claim.tokens) * scale - claim.logdf
 
     def _score(self, sig: Signature, scale: float, weight: float, claim: Claim, camps: float | None) -> float:
         """`scale` and `weight`: see `TokenWeights`; `camps`: how much the two camp
         labels overlap, None unless both have one."""
         score = 0.0
-        common = sig.tokens & claim.sig.tokens
+        common = sig.tokens.intersection(claim.tokens)
         if common:
             shared = len(common) * scale - self.index.weights.logdf(common)
             score = self.policy.blend(shared, weight, self._claim_weight(claim, scale))
-            if len(common) >= self.policy.overlap * (len(sig.tokens) + len(claim.sig.tokens) - len(common)):
+            if len(common) >= self.policy.overlap * (len(sig.tokens) + len(claim.tokens) - len(common)):
                 score = max(score, self.policy.threshold)
-        if sig.citations & claim.sig.citations:
+        if sig.citations and not sig.citations.isdisjoint(claim.citations):
             score += self.policy.citation_bonus
         if camps is not None:
             # Within one topic a camp label names the position; paraphrased
@@ -157,7 +157,7 @@ class Merger:
             if camps is not None and camps < self.policy.camps_apart:
                 continue
             # Different numbers or formulas: different claims, whatever the words.
-            if not facts_agree(sig.facts, claim.sig.facts):
+            if not facts_agree(sig.facts, claim.facts):
                 continue
             score = self._score(sig, scale, weight, claim, camps)
             # Ties go to the smaller id, so the outcome does not depend on load order.
@@ -174,7 +174,20 @@ class Merger:
 
     def _create(self, o: Observation, scope: str, sig: Signature, claim_id: str) -> str:
         text = o.text if self.arbiter else None
-        claim = Claim(claim_id, scope, o.topic, o.camp, sig, 1, dirty=True, text=text, fresh=True)
+        facts = Facts(sig.facts.numbers, sig.facts.results, sig.facts.formulas)  # its own: a join adds to it
+        claim = Claim(
+            claim_id,
+            scope,
+            o.topic,
+            o.camp,
+            tuple(sig.tokens),
+            facts,
+            sig.citations,
+            1,
+            dirty=True,
+            text=text,
+            fresh=True,
+        )
         self.index.add(claim)
         return claim_id
 
@@ -183,19 +196,20 @@ class Merger:
         tokens (up to `SIGNATURE_CAP`) and citations."""
         best.n_obs += 1
         best.dirty = True
-        room = SIGNATURE_CAP - len(best.sig.tokens)
-        added = set(sorted(sig.tokens - best.sig.tokens)[: max(room, 0)])
-        new_cites = sig.citations - best.sig.citations
+        room = SIGNATURE_CAP - len(best.tokens)
+        new = sorted(sig.tokens.difference(best.tokens))[: max(room, 0)]
+        added = set(new)
+        new_cites = sig.citations - best.citations
         weights = self.index.weights
-        if added:
-            best.sig.tokens |= added
+        if new:
+            best.tokens += tuple(new)
             if best.weighed_at >= 0:
                 best.logdf += weights.logdf(added)
-            weights.count(added)
+            weights.count(new)
         if new_cites:
-            best.sig.citations |= new_cites
+            best.citations |= new_cites
         # Numbers are tokens too (the cap applies); formulas and results are facts only.
-        facts, theirs = best.sig.facts, sig.facts
+        facts, theirs = best.facts, sig.facts
         if theirs.numbers and added:
             facts.numbers |= theirs.numbers & added
         if theirs.results:
@@ -247,7 +261,7 @@ class Merger:
         next batch."""
         dirty = [c for c in self.index.claims if c.dirty]
         rows = [c.row() for c in dirty]
-        delta = Counter(chain.from_iterable(c.sig.tokens if c.fresh else _tokens(c.gained) for c in dirty))
+        delta = Counter(chain.from_iterable(c.tokens if c.fresh else _tokens(c.gained) for c in dirty))
         for c in dirty:
             c.dirty = False
             c.fresh = False

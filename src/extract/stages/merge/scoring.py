@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from extract.stages.merge.signatures import Facts, Signature
@@ -86,7 +86,7 @@ class TokenWeights:
         """One more claim carries each of these tokens."""
         self.df.update(tokens)
 
-    def logdf(self, tokens: set[str]) -> float:
+    def logdf(self, tokens: Collection[str]) -> float:
         """Σ log(1 + df) over tokens: lookups mapped in C, no Python loop (this runs for
         every observation, every candidate's shared tokens and every claim re-weighed).
         `fsum`: correctly rounded, so it does not depend on the set's iteration order."""
