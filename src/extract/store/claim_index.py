@@ -156,18 +156,23 @@ def load_signatures(
 
 
 def _signatures(db: Database, chosen: str) -> list[tuple[Any, ...]]:
-    """The `claim_index` rows of the claims the query `chosen` selects."""
+    """The `claim_index` rows of the claims the query `chosen` selects, their numbers
+    by kind: (claim_id, scope, topic, camp, tokens, citations, (plain numbers,
+    results, formulas), n_obs); results and formulas are the numbers marked `%` and `$`."""
     # Tokens and numbers (no spaces in either) come as one string each: DuckDB
     # hands over lists of strings much more slowly.
     rows = db.con.execute(
         f"""
         SELECT i.claim_id, i.scope, i.topic, i.camp, array_to_string(i.tokens, ' '), i.citations,
-               array_to_string(i.numbers, ' '), i.n_obs
+               array_to_string(list_filter(i.numbers, lambda n: n[1] NOT IN ('%', '$')), ' '),
+               array_to_string(list_filter(i.numbers, lambda n: n[1] = '%'), ' '),
+               array_to_string(list_filter(i.numbers, lambda n: n[1] = '$'), ' '), i.n_obs
         FROM claim_index i SEMI JOIN ({chosen}) f ON i.claim_id = f.claim_id ORDER BY i.claim_id
         """
     ).fetchall()
     return [
-        (c, s, t, camp, tokens.split(), cites, numbers.split(), n) for c, s, t, camp, tokens, cites, numbers, n in rows
+        (c, s, t, camp, tokens.split(), cites, (plain.split(), results.split(), formulas.split()), n)
+        for c, s, t, camp, tokens, cites, plain, results, formulas, n in rows
     ]
 
 

@@ -120,6 +120,10 @@ def gathered(tokens: list[Posting], citations: list[Posting]) -> set[int]:
     return found
 
 
+def _facts(read: list[str]) -> frozenset[str]:
+    return frozenset(map(sys.intern, read)) if read else NONE
+
+
 def _first(pair: tuple[int, str]) -> int:
     return pair[0]
 
@@ -304,9 +308,10 @@ class StoredIndex(MemoryIndex):
         unknown = tokens - self._df_known
         self.weights.known(token_frequencies(self.db, sorted(unknown)))
         self._df_known |= unknown
-        for claim_id, scope, topic, camp, toks, citations, numbers, n_obs in rows:
+        for claim_id, scope, topic, camp, toks, citations, (plain, results, formulas), n_obs in rows:
             held = tuple(map(sys.intern, toks))
-            self.hold(Claim(claim_id, scope, topic, camp, held, Facts.of(numbers), frozenset(citations) or NONE, n_obs))
+            facts = Facts(_facts(plain), _facts(results), _facts(formulas))
+            self.hold(Claim(claim_id, scope, topic, camp, held, facts, frozenset(citations) or NONE, n_obs))
 
     def _carry(self, block: Block, keys: Iterable[str]) -> None:
         """One more claim of the block carries each of these keys (all counted: they
