@@ -7,12 +7,13 @@ Figures printed:
 - efficiency = achieved calls/s ÷ (C / L)   (target >= 0.9 with L = 1 s, C = 64)
 - CPU ms per call spent in our process (the endpoint runs in another process)
 - rpm efficiency = achieved calls/s ÷ (R / 60), and the 429s the endpoint refused (target 0)
-- seconds for a re-run of the unchanged run (zero calls)
+- seconds for a re-run of the unchanged run (zero calls), and peak memory
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import subprocess
 import sys
 import tempfile
@@ -139,7 +140,11 @@ def main() -> None:
                 f" {1000 * args.latency:.0f} ms)"
             )
             again, wall2, _, _ = timed_run(pipeline, inputs, work / "a.duckdb")
-            print(f"re-run unchanged: {again.calls} calls, {again.cached} cached, {wall2:.1f} s")
+            peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(
+                f"re-run unchanged: {again.calls} calls, {again.cached} cached, {wall2:.1f} s;"
+                f" peak memory of this process so far (both runs) {peak_mb:.0f} MB"
+            )
 
         rpm_inputs = work / "rpm"
         rpm_inputs.mkdir()
