@@ -19,6 +19,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import chain
+from operator import length_hint
 from typing import Any, Protocol
 
 from extract.models import Observation
@@ -101,8 +102,9 @@ def _claims_of(posting: Posting) -> list[int] | tuple[int]:
     return (posting,) if isinstance(posting, int) else posting
 
 
-def _size(posting: Posting) -> int:
-    return 1 if isinstance(posting, int) else len(posting)
+# How many claims a posting holds, less one for a single claim (0; `length_hint` of
+# an int): it ranks postings as their sizes do, in C.
+_size = length_hint
 
 
 def gathered(tokens: list[Posting], citations: list[Posting]) -> set[int]:
