@@ -134,7 +134,7 @@ def profile_plan(inputs: Path, db: Path, top: int = 15) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=Path, default=default_seeds())
     parser.add_argument("--copies", type=int, default=20)
     parser.add_argument("--profile", action="store_true", help="also profile the plan in-process (top 15 cumulative)")

@@ -8,13 +8,15 @@ import random
 import subprocess
 import sys
 import time
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 
-from extract.pipeline import importing, storing
+from extract.pipeline import import_worker, importing, storing
 from extract.stages.importing import import_batches
 from extract.stages.merge import Claim, Facts, MemoryIndex, Merger, Signature, StoredIndex, TokenWeights
 from extract.stages.merge import index as merge_index
@@ -525,24 +527,74 @@ def test_an_incremental_merge_reads_every_claim_a_full_load_would_make_a_candida
     assert any(seen & stored for seen in lazy_seen)  # stored claims were candidates
 
 
-@pytest.mark.slow
-def test_a_file_read_in_a_second_process_imports_as_one_read_here(isolated: Path) -> None:
-    """A large file is parsed (and its signatures worked out) in another process, batch
-    by batch ahead of the merge: the same observations, claims and rejects, and the
-    settling of ids across batches, as reading it here."""
+def _imported(path: Path, db: Path, parallel: bool) -> tuple[Any, ...]:
+    summary = importing.import_observations(path, db, parallel=parallel, batch_lines=97)
+    with duckdb.connect(str(db), read_only=True) as con:
+        placed = con.execute("SELECT obs_id, claim_id, text FROM observations ORDER BY obs_id").fetchall()
+        index = con.execute("SELECT claim_id, tokens FROM claim_index ORDER BY claim_id").fetchall()
+        rejects = con.execute("SELECT detail FROM rejects ORDER BY detail").fetchall()
+    return summary.observations, summary.rejects, summary.claims, placed, index, rejects
+
+
+def _reusing_file(isolated: Path) -> Path:
+    """600 lines in batches of 97: one obs_id said with two contents in two batches, another
+    twice in one batch (the second is a reject, and must not stand for the first), and a
+    line that is not JSON."""
     rows = _paraphrases(600, seed=11)
-    rows[5]["obs_id"] = rows[300]["obs_id"] = "o-00000000000a"  # one id, two contents, two batches
+    rows[5]["obs_id"] = rows[300]["obs_id"] = "o-00000000000a"
+    rows[110]["obs_id"] = rows[150]["obs_id"] = "o-00000000000b"
     lines = [json.dumps(r) for r in rows]
     lines.insert(40, "not json")
     path = isolated / "big.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    results = []
-    for parallel in (False, True):
-        db = isolated / f"parallel-{parallel}.duckdb"
-        summary = importing.import_observations(path, db, parallel=parallel, batch_lines=97)
-        with duckdb.connect(str(db), read_only=True) as con:
-            placed = con.execute("SELECT obs_id, claim_id FROM observations ORDER BY obs_id").fetchall()
-            rejects = con.execute("SELECT detail FROM rejects ORDER BY detail").fetchall()
-        results.append((summary.observations, summary.rejects, summary.claims, placed, rejects))
-    assert results[0] == results[1]
-    assert results[0][1] == 2 and len(results[0][3]) == 599
+    return path
+
+
+@pytest.mark.slow
+def test_a_file_read_in_a_second_process_imports_as_one_read_here(isolated: Path) -> None:
+    """A large file is parsed (and what placing needs worked out) in another process,
+    batch by batch ahead of the merge: the same observations, claims, claim index and
+    rejects, and the settling of ids within and across batches, as reading it here."""
+    path = _reusing_file(isolated)
+    here = _imported(path, isolated / "here.duckdb", parallel=False)
+    assert _imported(path, isolated / "there.duckdb", parallel=True) == here
+    assert here[1] == 3 and len(here[3]) == 598
+    kept = next(text for obs_id, _, text in here[3] if obs_id == "o-00000000000b")
+    tokens = dict(here[4])[next(c for obs_id, c, _ in here[3] if obs_id == "o-00000000000b")]
+    assert set(kept.split()[:3]) & set(tokens)  # placed by its own words
+
+
+class _DyingPool:
+    """A reading process that answers the first batch, dies on the second and is gone
+    for the rest: what a worker killed for memory looks like."""
+
+    def __init__(self, workers: int, mp_context: Any = None, initializer: Any = None, initargs: Any = ()) -> None:
+        initializer(*initargs)
+        self.calls = 0
+
+    def __enter__(self) -> _DyingPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def submit(self, fn: Any, *args: Any) -> Future[Any]:
+        self.calls += 1
+        if self.calls > 2:
+            raise BrokenProcessPool("gone")
+        done: Future[Any] = Future()
+        if self.calls == 1:
+            done.set_result(fn(*args))
+        else:
+            done.set_exception(BrokenProcessPool("died"))
+        return done
+
+
+def test_a_reading_process_that_dies_leaves_the_rest_to_this_one(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = _reusing_file(isolated)
+    here = _imported(path, isolated / "here.duckdb", parallel=False)
+    monkeypatch.setattr(import_worker, "ProcessPoolExecutor", _DyingPool)
+    assert _imported(path, isolated / "dying.duckdb", parallel=True) == here
+    assert "the rest of the file is read here" in caplog.text

@@ -64,8 +64,9 @@ def import_(observations_file: Path, pipeline_file: Path | None, db: Path | None
 
 @contextmanager
 def _progress_bar() -> Iterator[ImportProgress | None]:
-    """A bar on stderr over the file's bytes, moved after each batch of 50,000 lines is
-    stored (a million lines take minutes); none when stderr is not a terminal."""
+    """A bar on stderr over the file's bytes, moved after each batch of lines
+    (`stages.importing.BATCH_LINES`) is stored (a million lines take minutes); none
+    when stderr is not a terminal."""
     console = Console(stderr=True)
     if not console.is_terminal:
         yield None

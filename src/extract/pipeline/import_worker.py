@@ -6,6 +6,7 @@ before it in claims and a thread writes the one before that. What needs the data
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 from collections import deque
 from collections.abc import Iterator
@@ -33,6 +34,8 @@ AHEAD = 1
 # than it saves.
 PARALLEL_FROM_BYTES = 32 * 1024 * 1024
 
+_log = logging.getLogger(__name__)
+
 # What the worker process was started with.
 _WORKER: dict[str, LineContext] = {}
 
@@ -41,8 +44,8 @@ def _start(context: LineContext) -> None:
     _WORKER["context"] = context
 
 
-def _parse_and_sign(lines: list[tuple[int, bytes]], offset: int) -> Ready:
-    return _prepared(lines, offset, _WORKER["context"])
+def _parse_and_sign(lines: list[tuple[int, bytes]], offset: int) -> Parsed:
+    return _parsed(lines, offset, _WORKER["context"])
 
 
 def prepared_batches(
@@ -54,17 +57,24 @@ def prepared_batches(
     size: int = BATCH_LINES,
 ) -> Iterator[tuple[ParsedImport, dict[str, Prepared]]]:
     """`stages.importing.import_batches`, each batch with what placing its observations
-    needs (`stages.merge.prepared`) by id, parsed in a second process up to `AHEAD` batches ahead. Should that process
-    fail to start or die (a script without a `__main__` guard, memory), the batches
-    are parsed here instead: the same result, more slowly."""
+    needs (`stages.merge.prepared`) by id, parsed in a second process up to `AHEAD`
+    batches ahead. Should that process fail to start or die (a script without a
+    `__main__` guard, memory), the batches are parsed here instead: the same result,
+    more slowly."""
     context = line_context(path, run_id, keys, arxiv, db)
     spawn = multiprocessing.get_context("spawn")  # no fork of a process holding DuckDB's threads
     earlier: dict[str, tuple[Content, int]] = {}
     with ProcessPoolExecutor(1, mp_context=spawn, initializer=_start, initargs=(context,)) as worker:
-        pending: deque[tuple[Future[Ready] | None, list[tuple[int, bytes]], int]] = deque()
+        pending: deque[tuple[Future[Parsed] | None, list[tuple[int, bytes]], int]] = deque()
         broken = False
         for lines, offset in read_lines(path, size):
-            pending.append((None if broken else worker.submit(_parse_and_sign, lines, offset), lines, offset))
+            future = None
+            if not broken:
+                try:
+                    future = worker.submit(_parse_and_sign, lines, offset)
+                except BrokenProcessPool:
+                    broken = _gone()
+            pending.append((future, lines, offset))
             if len(pending) > AHEAD:
                 done, broken = _result(pending.popleft(), context, broken)
                 yield _settled(done, earlier, db, context)
@@ -73,31 +83,44 @@ def prepared_batches(
             yield _settled(done, earlier, db, context)
 
 
-Ready = tuple[ParsedImport, dict[str, Prepared]]
+# A batch parsed, and what placing each of its observations needs, in their order.
+Parsed = tuple[ParsedImport, list[Prepared]]
 
 
-def _prepared(lines: list[tuple[int, bytes]], offset: int, context: LineContext) -> Ready:
+def _parsed(lines: list[tuple[int, bytes]], offset: int, context: LineContext) -> Parsed:
     batch = parse_lines(lines, context)
     batch.offset = offset
-    return batch, {o.obs_id: prepared(o) for o in batch.observations}
+    return batch, [prepared(o) for o in batch.observations]
+
+
+def _gone() -> bool:
+    _log.warning("the process reading the import stopped; the rest of the file is read here")
+    return True
 
 
 def _result(
-    job: tuple[Future[Ready] | None, list[tuple[int, bytes]], int], context: LineContext, broken: bool
-) -> tuple[Ready, bool]:
+    job: tuple[Future[Parsed] | None, list[tuple[int, bytes]], int], context: LineContext, broken: bool
+) -> tuple[Parsed, bool]:
     """The worker's answer for a batch, or the batch parsed here when the worker is gone."""
     future, lines, offset = job
     if future is not None and not broken:
         try:
             return future.result(), False
         except BrokenProcessPool:
-            pass
-    return _prepared(lines, offset, context), True
+            broken = _gone()
+    return _parsed(lines, offset, context), True
 
 
-def _settled(done: Ready, earlier: dict[str, tuple[Content, int]], db: Database, context: LineContext) -> Ready:
+def _settled(
+    done: Parsed, earlier: dict[str, tuple[Content, int]], db: Database, context: LineContext
+) -> tuple[ParsedImport, dict[str, Prepared]]:
+    """Settle the batch's ids, then what placing needs by id for the observations kept:
+    a line that reused an id for other content is a reject, and what it would need
+    must not stand for the line kept under that id."""
     batch, ready = done
+    parsed = batch.observations
     settle(batch, earlier, db, context)
     earlier.clear()
     earlier.update(batch.settled)
-    return batch, ready
+    kept = {id(o) for o in batch.observations} if len(batch.observations) < len(parsed) else None
+    return batch, {o.obs_id: r for o, r in zip(parsed, ready, strict=True) if kept is None or id(o) in kept}

@@ -31,10 +31,12 @@ VALIDATOR_MODULES = (
     "extract.linekind",
     "extract.schemas",
     "extract.stages.extract",
+    "extract.stages.ingest.metadata",
     "extract.stages.replay",
     "extract.stages.support",
     "extract.stages.topics",
     "extract.stages.validate",
+    "extract.store.visibility",
 )
 
 
