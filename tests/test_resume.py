@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 import os
 import random
@@ -14,6 +16,9 @@ from typing import Any
 
 import duckdb
 import pytest
+
+from extract.errors import Terminated
+from extract.pipeline import run as pipeline_run
 
 from fake_openai import FakeOpenAI, Reply
 from pipelines import chunk_data, grounded_answer, paper_list, run_cli, write_pipeline
@@ -158,3 +163,28 @@ def test_chaos_with_kills_ends_like_a_fault_free_run(isolated: Path) -> None:
     assert dupes == (0,)
 
     assert _observations(db) == _fault_free_observations(isolated, dumps)
+
+
+def test_an_interrupt_inside_a_chunks_task_is_not_reported_again_at_exit(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """SIGTERM (or Ctrl-C) lands in whatever task is running: it ends the run, which the
+    command reports once; the task keeps it as its exception, which asyncio would print
+    as a traceback "never retrieved" when the task is collected, after that report."""
+
+    tasks: list[asyncio.Future[None]] = []
+
+    async def run() -> None:
+        asyncio.get_running_loop().set_exception_handler(pipeline_run._quiet_interrupts)
+
+        async def chunk() -> None:
+            raise Terminated(signal.SIGTERM)
+
+        tasks.append(asyncio.ensure_future(chunk()))
+        await asyncio.sleep(1)
+
+    with pytest.raises(Terminated):
+        asyncio.run(run())
+    tasks.clear()
+    gc.collect()
+    assert "Terminated" not in capsys.readouterr().err + caplog.text

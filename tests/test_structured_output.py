@@ -206,7 +206,7 @@ def test_sigterm_marks_the_run_interrupted_prints_its_summary_and_the_next_run_r
         assert proc.returncode == 143, err
         summary = json.loads(out)
         assert summary["status"] == "interrupted" and summary["calls"] == 2, summary
-        assert err.strip().splitlines()[-1].startswith("error: interrupted; what was answered is stored")
+        assert err.strip().splitlines()[-1].startswith("error: interrupted; what was answered is stored"), err
         db = isolated / "claims.duckdb"
         assert query(db, "SELECT status FROM runs") == [("interrupted",)]
         assert query(db, "SELECT count(*) FROM responses") == [(2,)]

@@ -231,6 +231,15 @@ def _touched(job: ExtractJob) -> set[str]:
     return job.stats.claim_ids | claims_a_run_touched(job.db, job.run_id, job.only_topic)
 
 
+def _quiet_interrupts(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """Ctrl-C or SIGTERM raised while a chunk's task was running ends the run (reported
+    once, by the command) and stays that task's exception: not a second report, a
+    traceback at exit, of an exception "never retrieved"."""
+    if isinstance(context.get("exception"), KeyboardInterrupt):
+        return
+    loop.default_exception_handler(context)
+
+
 async def _extract_all(
     job: ExtractJob,
     work: Work,
@@ -239,6 +248,7 @@ async def _extract_all(
     summary: RunSummary,
     reports: ReportJob | None,
 ) -> None:
+    asyncio.get_running_loop().set_exception_handler(_quiet_interrupts)
     # Chunks in progress (preparing, calling, validating); calls in flight are
     # bounded by the job itself at `concurrency`.
     gate = asyncio.Semaphore(concurrency * 2)
