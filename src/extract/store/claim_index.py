@@ -3,27 +3,17 @@ signature, and of how many claims carry each token (for IDF weights)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from extract.store.db import Database
+from extract.store.db import Database, split_list
 
 INDEX_COLUMNS = ("claim_id", "scope", "topic", "camp", "tokens", "citations", "numbers", "n_obs")
-_UNIT = "\x1f"
-
-
-def joined(items: Iterable[str]) -> str:
-    """A list for `save_index`, as one string (each item after a unit separator): the
-    store splits and sorts it. One string costs DuckDB's appender a fraction of what a
-    list of strings does. No item may hold the separator (`stages.merge.signature`
-    replaces it in citations; tokens and numbers cannot hold it)."""
-    items = list(items)
-    return _UNIT + _UNIT.join(items) if items else ""
 
 
 def _split(column: str) -> str:
-    return f"list_sort(string_split({column}, chr(31))[2:])"
+    return f"list_sort({split_list(column)})"
 
 
 def count_stored_claims(db: Database) -> int:
@@ -189,7 +179,7 @@ def save_index(db: Database, rows: list[list[Any]], df_delta: Mapping[str, int])
     keys to `claim_postings` and the merge's new token counts to `token_df`. A row is
     `INDEX_COLUMNS` and then the keys the claim gained since it was last saved (tokens
     and "@" + citations), or None for a claim never saved: all of its keys; each list
-    `joined`."""
+    `store.db.joined`."""
     if not rows and not df_delta:
         return
     with db.transaction():

@@ -31,11 +31,11 @@ from extract.store.claim_index import (
     PostingNumbers,
     count_claims,
     count_stored_claims,
-    joined,
     load_signatures,
     postings_generation,
     token_frequencies,
 )
+from extract.store.db import joined
 
 RARE_TOKENS = 8
 COMMON_POSTINGS = 5000
@@ -75,7 +75,7 @@ class Claim:
 
     def row(self) -> list[Any]:
         """Its `claim_index` row (`INDEX_COLUMNS`), then the keys gained (None: all
-        new); lists as `store.claim_index.joined` strings, sorted by the store."""
+        new); lists as `store.db.joined` strings, sorted by the store."""
         return [
             self.claim_id,
             self.scope,
@@ -85,13 +85,13 @@ class Claim:
             joined(self.citations),
             joined(self.facts.all()),
             self.n_obs,
-            None if self.fresh else joined(self.gained or ()),
+            None if self.fresh else joined(self.gained or []),
         ]
 
 
-def keys_of(sig: Signature) -> list[str]:
-    """A signature's keys in the postings: its tokens, and "@" + each citation."""
-    return [*sig.tokens, *("@" + c for c in sig.citations)]
+def keys(tokens: Iterable[str], citations: Iterable[str]) -> list[str]:
+    """Keys in the postings and `claim_postings`: tokens, and "@" + each citation."""
+    return [*tokens, *("@" + c for c in citations)]
 
 
 # A key's claims in a block: one claim's position, or a list of them.
@@ -182,7 +182,7 @@ class MemoryIndex:
     def _post(self, claim: Claim, tokens: Iterable[str], citations: Iterable[str]) -> None:
         postings = self._postings[claim.block]
         at = claim.at
-        for key in chain(tokens, ["@" + c for c in citations]):
+        for key in keys(tokens, citations):
             posting = postings.get(key)
             if posting is None:
                 postings[key] = at
@@ -244,7 +244,7 @@ class StoredIndex(MemoryIndex):
         uncounted: list[Key] = []
         for block, sig in zip(blocks, signatures, strict=True):
             counts = self._counts[block]
-            for key in keys_of(sig):
+            for key in keys(sig.tokens, sig.citations):
                 if key not in counts:
                     counts[key] = 0
                     uncounted.append((block[0], block[1], key))
@@ -323,11 +323,11 @@ class StoredIndex(MemoryIndex):
             counts[key] += 1
 
     def add(self, claim: Claim) -> None:
-        self._carry(claim.block, [*claim.tokens, *("@" + c for c in claim.citations)])
+        self._carry(claim.block, keys(claim.tokens, claim.citations))
         super().add(claim)
 
     def grew(self, claim: Claim, tokens: Iterable[str], citations: frozenset[str]) -> None:
-        self._carry(claim.block, [*tokens, *("@" + c for c in citations)])
+        self._carry(claim.block, keys(tokens, citations))
         super().grew(claim, tokens, citations)
 
     def candidates(self, sig: Signature, block: Block) -> set[int]:

@@ -24,7 +24,7 @@ from extract.models import Observation
 from extract.stages.arbiter import Arbiter
 from extract.stages.merge.blocks import block_of, scope_of
 from extract.stages.merge.ids import ClaimIds, claim_id_for
-from extract.stages.merge.index import CandidateIndex, Claim, MemoryIndex, StoredIndex
+from extract.stages.merge.index import CandidateIndex, Claim, MemoryIndex, StoredIndex, keys
 from extract.stages.merge.scoring import MergePolicy, TokenWeights, camps_overlap, facts_agree
 from extract.stages.merge.signatures import Facts, Signature, camp_tokens, signature
 from extract.store import Database
@@ -220,7 +220,7 @@ class Merger:
         if added or new_cites:
             self.index.grew(best, added, new_cites)
             if not best.fresh:
-                gained = [*added, *("@" + c for c in new_cites)]
+                gained = keys(new, new_cites)
                 best.gained = gained if best.gained is None else best.gained + gained
         return best.claim_id
 

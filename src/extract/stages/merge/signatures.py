@@ -133,7 +133,7 @@ def signature(text: str, citations: Iterable[str] = ()) -> Signature:
     said = stated(folded)
     arxiv = set(_ARXIV.findall(folded)) if "." in folded else set()
     keys = set(_CITE_KEY.findall(folded)) if "[" in folded else set()
-    # The store joins lists with the unit separator (`store.claim_index.joined`).
+    # The store joins lists with the unit separator (`store.db.joined`).
     cites = frozenset({c.casefold().replace("\x1f", " ") for c in citations} | arxiv | keys) or NONE
     # Claims repeat a small vocabulary: one string object per distinct token, not per
     # use. Plain numbers are tokens too.
